@@ -1,0 +1,102 @@
+//! `Command`: every change to the replicated state, one variant per mutation, and its result.
+//!
+//! A command carries everything its apply needs (ids, timestamps and random values are chosen by the
+//! proposer), so apply is deterministic on every node. Each variant names its preconditions — the
+//! compare half of an etcd txn; a failed precondition changes nothing and comes back as [`Rejected`].
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::spaces::{ClusterInfo, MemberRecord};
+use crate::typ::NodeId;
+
+/// One mutation of the replicated state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    /// Records the cluster identity and the initial members. Proposed once by the first leader.
+    /// Precondition: no cluster record yet.
+    InitCluster { info: ClusterInfo, members: Vec<MemberRecord> },
+    /// Reserves a node id for a joining master (state Joining). Preconditions: cluster initialised;
+    /// no other master with that name. The same name with the same addresses still Joining gets its
+    /// earlier id back (a join retried after a crash).
+    ReserveMember { name: String, peer_addr: String, client_addr: String },
+    /// Marks a joining master as a voter. Precondition: the member exists with that node id.
+    MemberJoined { name: String, node_id: NodeId },
+    /// Forgets a master removed from the Raft membership. Precondition: exists with that node id.
+    RemoveMember { name: String, node_id: NodeId },
+    /// Writes a key of the admin key space. Precondition: `expect`.
+    KvPut {
+        key: String,
+        #[serde(with = "serde_bytes")]
+        value: Vec<u8>,
+        expect: Expect,
+    },
+    /// Deletes a key of the admin key space. Precondition: `expect`.
+    KvDelete { key: String, expect: Expect },
+}
+
+/// The compare of a conditional write on one key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Expect {
+    /// No condition.
+    Any,
+    /// The key must not exist.
+    Absent,
+    /// The key must exist with this mod revision.
+    ModRevision(u64),
+}
+
+impl std::fmt::Display for Expect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Expect::Any => write!(f, "any"),
+            Expect::Absent => write!(f, "absent"),
+            Expect::ModRevision(r) => write!(f, "mod revision {r}"),
+        }
+    }
+}
+
+/// What an applied command produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CommandOutput {
+    /// Nothing beyond the revision (blank and membership entries, most commands).
+    Done,
+    /// `ReserveMember`: the node id the joining master must use.
+    MemberReserved { node_id: NodeId },
+    /// `KvPut`: the key's record revisions after the write.
+    KvPut { create_revision: u64, version: u64 },
+    /// `KvDelete`: whether the key existed.
+    KvDeleted { existed: bool },
+}
+
+/// A precondition that did not hold; the state is unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize, Deserialize)]
+pub enum Rejected {
+    #[error("the cluster is already initialised (cluster id {cluster_id})")]
+    ClusterAlreadyInitialized { cluster_id: u64 },
+    #[error("the cluster is not initialised yet; retry once a leader is elected")]
+    ClusterNotInitialized,
+    #[error("a master named {name} already exists (node id {node_id}); choose another --name")]
+    MemberNameTaken { name: String, node_id: NodeId },
+    #[error("no master named {name} in the cluster")]
+    MemberNotFound { name: String },
+    #[error("master {name} has node id {actual}, not {expected}")]
+    MemberIdMismatch { name: String, expected: NodeId, actual: NodeId },
+    #[error("key {key}: expected {expected}, found {}", describe_revision(.actual))]
+    RevisionMismatch { key: String, expected: Expect, actual: Option<u64> },
+}
+
+fn describe_revision(actual: &Option<u64>) -> String {
+    match actual {
+        None => "no key".to_string(),
+        Some(r) => format!("mod revision {r}"),
+    }
+}
+
+/// The result of one log entry: its revision, and the command's output or why it was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandResult {
+    /// Log index of the entry = revision of every change it made.
+    pub revision: u64,
+    pub outcome: Result<CommandOutput, Rejected>,
+}

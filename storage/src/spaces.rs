@@ -1,0 +1,96 @@
+//! The key spaces of the replicated state and their record types. Later capabilities add theirs
+//! here: one `SpaceId` variant, one marker type, one value type.
+
+use serde::{Deserialize, Serialize};
+
+use crate::keyspace::KeySpace;
+use crate::typ::NodeId;
+
+/// Every key space; the variant order is the tree order in snapshots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SpaceId {
+    Cluster,
+    Members,
+    Kv,
+}
+
+impl SpaceId {
+    pub const ALL: [SpaceId; 3] = [SpaceId::Cluster, SpaceId::Members, SpaceId::Kv];
+
+    /// The sled tree name, also the name in snapshots and errors.
+    pub const fn tree_name(self) -> &'static str {
+        match self {
+            SpaceId::Cluster => "cluster",
+            SpaceId::Members => "members",
+            SpaceId::Kv => "kv",
+        }
+    }
+
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
+    pub fn from_tree_name(name: &str) -> Option<SpaceId> {
+        Self::ALL.into_iter().find(|s| s.tree_name() == name)
+    }
+}
+
+/// `cluster`: one record, written once by the first leader.
+pub struct Cluster;
+impl KeySpace for Cluster {
+    const ID: SpaceId = SpaceId::Cluster;
+    type Key = ();
+    type Value = ClusterInfo;
+}
+
+/// Identity of the cluster: what a joining node and a reused data dir are checked against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterInfo {
+    /// Random id chosen by the first leader (DM: `(unix_ts << 32) + rand32`).
+    pub cluster_id: u64,
+    /// Internal version of the replicated data layout (DM keeps `/dm-cluster/version`).
+    pub version: u32,
+    /// Next node id to hand to a joining master; ids are never reused.
+    pub next_node_id: NodeId,
+}
+
+/// `members`: master name → member record. Added by InitCluster / ReserveMember, updated by
+/// MemberJoined, removed by RemoveMember.
+pub struct Members;
+impl KeySpace for Members {
+    const ID: SpaceId = SpaceId::Members;
+    type Key = String;
+    type Value = MemberRecord;
+}
+
+/// A master as the cluster registered it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberRecord {
+    pub name: String,
+    pub node_id: NodeId,
+    pub peer_addr: String,
+    pub client_addr: String,
+    pub state: MemberState,
+}
+
+/// Where a master is in joining. Joining → Joined; a Joining record is reused when the same node
+/// retries its join (same name and addresses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MemberState {
+    /// Id reserved; not yet a voter.
+    Joining,
+    /// A voter (or an initial member).
+    Joined,
+}
+
+/// `kv`: a small generic key space for admin calls, tests and benchmarks.
+pub struct Kv;
+impl KeySpace for Kv {
+    const ID: SpaceId = SpaceId::Kv;
+    type Key = String;
+    type Value = KvValue;
+}
+
+/// An opaque value of the admin key space.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KvValue(#[serde(with = "serde_bytes")] pub Vec<u8>);
