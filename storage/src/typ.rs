@@ -4,7 +4,6 @@
 use std::io::Cursor;
 
 use crate::command::{Command, CommandResult};
-use crate::node::NodeInfo;
 
 openraft::declare_raft_types!(
     /// dm's Raft types: commands in, command results out, nodes carry name and addresses.
@@ -16,6 +15,7 @@ openraft::declare_raft_types!(
 );
 
 pub type NodeId = u64;
+pub use crate::node::NodeInfo;
 pub type Raft = openraft::Raft<TypeConfig>;
 pub type Entry = openraft::Entry<TypeConfig>;
 pub type EntryPayload = openraft::EntryPayload<TypeConfig>;

@@ -1,0 +1,259 @@
+//! The `Master` gRPC service: any master accepts any call and serves it here if it leads, or
+//! forwards it to the leader (see `node::forward`). `OperateLeader`, `Health` and `Campaign` act on
+//! the receiving master and are never forwarded.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use dm_storage::command::Expect;
+use dm_storage::spaces::{Kv, MemberState};
+use dm_storage::{Command, CommandOutput};
+use futures::future::join_all;
+use tonic::{Request, Response, Status};
+
+use super::reply::{answer, err, ok};
+use crate::node::NodeShared;
+use crate::node::error::NodeError;
+use crate::node::forward::{Route, forwarded};
+use crate::node::leader::LeaderHandle;
+use crate::node::transfer::hand_over;
+use crate::pb::master::master_server::Master;
+use crate::pb::master::*;
+
+/// How long `list-member` waits for each master's health answer.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+pub struct MasterService {
+    node: Arc<NodeShared>,
+}
+
+impl MasterService {
+    pub fn new(node: Arc<NodeShared>) -> Self {
+        Self { node }
+    }
+}
+
+/// Serve locally when leading, else forward the call to the leader and return its answer.
+macro_rules! leader_or_forward {
+    ($self:ident, $req:ident, $method:ident) => {
+        match $self.node.route(&$req).await? {
+            Route::Local(leader) => leader,
+            Route::Forward(mut client) => {
+                return client.$method(forwarded($req, $self.node.config.rpc_timeout)).await;
+            }
+        }
+    };
+}
+
+fn expect_from(rev: Option<u64>) -> Expect {
+    match rev {
+        None => Expect::Any,
+        Some(0) => Expect::Absent,
+        Some(r) => Expect::ModRevision(r),
+    }
+}
+
+impl MasterService {
+    async fn list_members(&self, leader: &LeaderHandle, req: ListMemberRequest) -> Result<ListMemberResponse, NodeError> {
+        leader.ctx.linearizable().await?;
+        let all = !req.leader && !req.master;
+        let mut members = Vec::new();
+        let me = self.node.info.clone();
+        if all || req.leader {
+            let m = ListLeaderMember { msg: String::new(), name: me.name.clone(), addr: me.client_addr.clone() };
+            members.push(Members { member: Some(members::Member::Leader(m)) });
+        }
+        if all || req.master {
+            let membership = leader.ctx.raft_metrics().membership_config.membership().clone();
+            let voters: Vec<u64> = membership.voter_ids().collect();
+            let wanted = |name: &str| req.names.is_empty() || req.names.iter().any(|n| n == name);
+            let nodes: Vec<_> = membership.nodes().filter(|(_, n)| wanted(&n.name)).map(|(id, n)| (*id, n.clone())).collect();
+            let probes = nodes.iter().map(|(id, n)| async move {
+                if *id == self.node.ctx.node_id {
+                    true
+                } else {
+                    self.node.peers.health(*id, &n.client_addr, PROBE_TIMEOUT).await.is_some()
+                }
+            });
+            let alive = join_all(probes).await;
+            let mut masters: Vec<MasterInfo> = nodes
+                .iter()
+                .zip(alive)
+                .map(|((id, n), alive)| MasterInfo {
+                    name: n.name.clone(),
+                    member_id: *id,
+                    alive,
+                    peer_urls: vec![format!("http://{}", n.peer_addr)],
+                    client_urls: if n.client_addr.is_empty() { vec![] } else { vec![format!("http://{}", n.client_addr)] },
+                    role: if voters.contains(id) { "voter" } else { "learner" }.to_string(),
+                })
+                .collect();
+            // Reserved ids whose master has not become a member yet.
+            for m in leader.members.get().members.values() {
+                if m.state == MemberState::Joining && membership.get_node(&m.node_id).is_none() && wanted(&m.name) {
+                    masters.push(MasterInfo {
+                        name: m.name.clone(),
+                        member_id: m.node_id,
+                        alive: false,
+                        peer_urls: vec![format!("http://{}", m.peer_addr)],
+                        client_urls: vec![format!("http://{}", m.client_addr)],
+                        role: "joining".to_string(),
+                    });
+                }
+            }
+            let m = ListMasterMember { msg: String::new(), masters };
+            members.push(Members { member: Some(members::Member::Master(m)) });
+        }
+        Ok(ListMemberResponse { members, ..Default::default() })
+    }
+
+    async fn operate_leader_local(&self, op: LeaderOp) -> Result<OperateLeaderResponse, NodeError> {
+        let ctx = &self.node.ctx;
+        match op {
+            LeaderOp::EvictLeader => {
+                let voters = ctx.raft_metrics().membership_config.membership().voter_ids().count();
+                if voters <= 1 {
+                    return Err(NodeError::NoOtherMaster);
+                }
+                self.node.evicted.store(true, Ordering::SeqCst);
+                ctx.raft.runtime_config().elect(false);
+                let wait = self.node.config.raft.election_timeout_max * 8;
+                hand_over(ctx, &self.node.peers, wait).await?;
+                Ok(OperateLeaderResponse::default())
+            }
+            LeaderOp::CancelEvictLeader => {
+                self.node.evicted.store(false, Ordering::SeqCst);
+                ctx.raft.runtime_config().elect(true);
+                ctx.raft.runtime_config().heartbeat(true);
+                Ok(OperateLeaderResponse::default())
+            }
+            LeaderOp::InvalidLeaderOp => Err(NodeError::InvalidArgument("operate-leader needs evict or cancel-evict".into())),
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl Master for MasterService {
+    async fn list_member(&self, req: Request<ListMemberRequest>) -> Result<Response<ListMemberResponse>, Status> {
+        let leader = leader_or_forward!(self, req, list_member);
+        answer(self.list_members(&leader, req.into_inner()).await)
+    }
+
+    async fn offline_member(&self, req: Request<OfflineMemberRequest>) -> Result<Response<OfflineMemberResponse>, Status> {
+        let leader = leader_or_forward!(self, req, offline_member);
+        let req = req.into_inner();
+        if req.r#type != "master" {
+            return err(NodeError::InvalidArgument(format!(
+                "offline-member type \"{}\" is not supported; use --master (workers come with the scheduler)",
+                req.r#type
+            )));
+        }
+        if req.name.is_empty() {
+            return err(NodeError::InvalidArgument("offline-member needs --name".into()));
+        }
+        answer(leader.remove_member(&req.name).await.map(|_| OfflineMemberResponse::default()))
+    }
+
+    async fn operate_leader(&self, req: Request<OperateLeaderRequest>) -> Result<Response<OperateLeaderResponse>, Status> {
+        let op = LeaderOp::try_from(req.into_inner().op).unwrap_or(LeaderOp::InvalidLeaderOp);
+        answer(self.operate_leader_local(op).await)
+    }
+
+    async fn get_cluster_info(&self, req: Request<GetClusterInfoRequest>) -> Result<Response<GetClusterInfoResponse>, Status> {
+        let leader = leader_or_forward!(self, req, get_cluster_info);
+        let Some(cluster) = leader.cluster() else {
+            return err(dm_storage::Rejected::ClusterNotInitialized.into());
+        };
+        ok(|r: &mut GetClusterInfoResponse| {
+            r.cluster_id = cluster.cluster_id;
+            r.version = cluster.version;
+            r.leader_name = self.node.info.name.clone();
+            r.leader_addr = self.node.info.client_addr.clone();
+            r.revision = leader.ctx.reader.revision();
+        })
+    }
+
+    async fn health(&self, _req: Request<HealthRequest>) -> Result<Response<HealthResponse>, Status> {
+        let m = self.node.ctx.raft_metrics();
+        let cluster_id = self.node.ctx.reader.get::<dm_storage::spaces::Cluster>(&()).ok().flatten().map(|r| r.value.cluster_id);
+        Ok(Response::new(HealthResponse {
+            name: self.node.info.name.clone(),
+            node_id: self.node.ctx.node_id,
+            role: crate::api::http::role(&self.node).to_string(),
+            leader_name: self.node.ctx.known_leader().map(|(_, n)| n.name).unwrap_or_default(),
+            term: m.current_term,
+            applied_index: m.last_applied.map(|l| l.index).unwrap_or(0),
+            leader_ready: self.node.leadership.current().is_some(),
+            cluster_id: cluster_id.unwrap_or(0),
+            evicted: self.node.evicted.load(Ordering::SeqCst),
+        }))
+    }
+
+    async fn join_cluster(&self, req: Request<JoinClusterRequest>) -> Result<Response<JoinClusterResponse>, Status> {
+        let leader = leader_or_forward!(self, req, join_cluster);
+        let r = req.into_inner();
+        let res = leader.reserve_member(&r.name, &r.peer_addr, &r.client_addr).await;
+        answer(res.map(|(node_id, cluster_id)| JoinClusterResponse { node_id, cluster_id, ..Default::default() }))
+    }
+
+    async fn promote_member(&self, req: Request<PromoteMemberRequest>) -> Result<Response<PromoteMemberResponse>, Status> {
+        let leader = leader_or_forward!(self, req, promote_member);
+        let r = req.into_inner();
+        answer(leader.promote_member(&r.name, r.node_id).await.map(|_| PromoteMemberResponse::default()))
+    }
+
+    async fn campaign(&self, _req: Request<CampaignRequest>) -> Result<Response<CampaignResponse>, Status> {
+        if self.node.evicted.load(Ordering::SeqCst) {
+            return err(NodeError::InvalidArgument("this master is evicted from leadership".into()));
+        }
+        let res = self.node.ctx.raft.trigger().elect().await.map_err(|e| NodeError::Raft(e.to_string()));
+        answer(res.map(|_| CampaignResponse::default()))
+    }
+
+    async fn kv_put(&self, req: Request<KvPutRequest>) -> Result<Response<KvPutResponse>, Status> {
+        let leader = leader_or_forward!(self, req, kv_put);
+        let r = req.into_inner();
+        let cmd = Command::KvPut { key: r.key, value: r.value, expect: expect_from(r.expect_mod_revision) };
+        answer(leader.ctx.propose(cmd).await.map(|(revision, _)| KvPutResponse { revision, ..Default::default() }))
+    }
+
+    async fn kv_get(&self, req: Request<KvGetRequest>) -> Result<Response<KvGetResponse>, Status> {
+        if req.get_ref().serializable {
+            return answer(kv_read(&self.node.ctx.reader, &req.into_inner().key));
+        }
+        let leader = leader_or_forward!(self, req, kv_get);
+        if let Err(e) = leader.ctx.linearizable().await {
+            return err(e);
+        }
+        answer(kv_read(&leader.ctx.reader, &req.into_inner().key))
+    }
+
+    async fn kv_delete(&self, req: Request<KvDeleteRequest>) -> Result<Response<KvDeleteResponse>, Status> {
+        let leader = leader_or_forward!(self, req, kv_delete);
+        let r = req.into_inner();
+        let cmd = Command::KvDelete { key: r.key, expect: expect_from(r.expect_mod_revision) };
+        answer(leader.ctx.propose(cmd).await.map(|(revision, out)| KvDeleteResponse {
+            revision,
+            existed: matches!(out, CommandOutput::KvDeleted { existed: true }),
+            ..Default::default()
+        }))
+    }
+}
+
+fn kv_read(reader: &dm_storage::StateReader, key: &str) -> Result<KvGetResponse, NodeError> {
+    let revision = reader.revision();
+    let rec = reader.get::<Kv>(&key.to_string())?;
+    Ok(match rec {
+        None => KvGetResponse { revision, ..Default::default() },
+        Some(r) => KvGetResponse {
+            found: true,
+            value: r.value.0,
+            create_revision: r.create_revision,
+            mod_revision: r.mod_revision,
+            version: r.version,
+            revision,
+            ..Default::default()
+        },
+    })
+}

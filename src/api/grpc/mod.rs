@@ -1,0 +1,4 @@
+//! Inbound gRPC on the client port.
+
+pub mod master;
+pub mod reply;

@@ -1,0 +1,53 @@
+//! The servers of a master: the client port (gRPC `Master` and HTTP `/status`, `/health`,
+//! `/metrics` on one port, as DM does) and the peer port (Raft).
+
+pub mod grpc;
+pub mod http;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::net::MAX_MESSAGE_BYTES;
+use crate::node::NodeShared;
+use crate::node::announce::PeerAdminService;
+use crate::pb::master::master_server::MasterServer;
+use crate::pb::raft::peer_admin_server::PeerAdminServer;
+use crate::pb::raft::raft_peer_server::RaftPeerServer;
+use crate::raft::service::PeerService;
+
+/// Serves Raft and peer administration until `shutdown`, with HTTP/2 keepalive so a dead peer's
+/// connection is noticed.
+pub async fn serve_peer(listener: TcpListener, node: Arc<NodeShared>, shutdown: CancellationToken) {
+    let raft = RaftPeerServer::new(PeerService::new(node.ctx.raft.clone()))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let admin = PeerAdminServer::new(PeerAdminService::new(node.clone()));
+    let res = tonic::transport::Server::builder()
+        .tcp_nodelay(true)
+        .http2_keepalive_interval(Some(Duration::from_secs(5)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(5)))
+        .add_service(raft)
+        .add_service(admin)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.cancelled_owned())
+        .await;
+    if let Err(e) = res {
+        tracing::error!(error = %e, "peer server stopped");
+    }
+}
+
+/// Serves gRPC and HTTP on the client port until `shutdown`.
+pub async fn serve_client(listener: TcpListener, node: Arc<NodeShared>, shutdown: CancellationToken) {
+    let master = MasterServer::new(grpc::master::MasterService::new(node.clone()))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let grpc = tonic::service::Routes::new(master).prepare();
+    let app = http::router(node).merge(grpc.into_axum_router());
+    let res = axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await;
+    if let Err(e) = res {
+        tracing::error!(error = %e, "client server stopped");
+    }
+}

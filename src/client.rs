@@ -1,0 +1,141 @@
+//! A client of the master cluster, for `dm ctl`, joining masters, workers and benchmarks.
+//!
+//! It tries the last master that answered first, then the given endpoints in order; an
+//! UNAVAILABLE answer (unreachable, or NotLeader) moves on, going straight to the leader when the
+//! answer names it (`dm-leader-addr`). While no master answers it retries until the deadline.
+//! Any other answer is final.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use thiserror::Error;
+use tonic::transport::Channel;
+use tonic::{Code, Response, Status};
+
+use crate::error::{Coded, ErrorCode};
+use crate::net::{MAX_MESSAGE_BYTES, dial};
+use crate::node::forward::LEADER_ADDR_HEADER;
+use crate::pb::master::master_client::MasterClient;
+
+#[derive(Debug, Error)]
+pub enum ClientError {
+    #[error("no master answered at {endpoints} within {secs}s (last error: {last}); check --master-addr and that a majority of masters is up")]
+    Unreachable { endpoints: String, secs: u64, last: String },
+    #[error("{}", .0.message())]
+    Status(Status),
+}
+
+impl Coded for ClientError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            ClientError::Unreachable { .. } => ErrorCode::ClusterUnreachable,
+            ClientError::Status(_) => ErrorCode::ForwardFailed,
+        }
+    }
+}
+
+/// `cluster_call!(client, method, request)`: calls one `Master` method through [`ClusterClient::call`].
+#[macro_export]
+macro_rules! cluster_call {
+    ($client:expr, $method:ident, $req:expr) => {{
+        let req = $req;
+        $client
+            .call(move |mut c| {
+                let req = req.clone();
+                async move { c.$method(req).await }
+            })
+            .await
+    }};
+}
+
+pub struct ClusterClient {
+    endpoints: Vec<String>,
+    preferred: Option<String>,
+    clients: HashMap<String, MasterClient<Channel>>,
+    deadline: Duration,
+    per_call: Duration,
+}
+
+impl ClusterClient {
+    /// `deadline` bounds the whole call including retries.
+    pub fn new(endpoints: Vec<String>, deadline: Duration) -> Self {
+        Self { endpoints, preferred: None, clients: HashMap::new(), deadline, per_call: deadline }
+    }
+
+    /// Bounds each attempt separately (default: the whole deadline).
+    pub fn with_attempt_timeout(mut self, per_call: Duration) -> Self {
+        self.per_call = per_call;
+        self
+    }
+
+    /// The master that answered last.
+    pub fn preferred(&self) -> Option<&str> {
+        self.preferred.as_deref()
+    }
+
+    fn client(&mut self, addr: &str) -> Result<MasterClient<Channel>, Status> {
+        if let Some(c) = self.clients.get(addr) {
+            return Ok(c.clone());
+        }
+        let ch = dial(addr).map_err(|e| Status::unavailable(format!("bad address {addr}: {e}")))?;
+        let c = MasterClient::new(ch).max_decoding_message_size(MAX_MESSAGE_BYTES).max_encoding_message_size(MAX_MESSAGE_BYTES);
+        self.clients.insert(addr.to_string(), c.clone());
+        Ok(c)
+    }
+
+    /// Calls `f` on a master until one answers (see the module doc).
+    pub async fn call<T, F, Fut>(&mut self, mut f: F) -> Result<T, ClientError>
+    where
+        F: FnMut(MasterClient<Channel>) -> Fut,
+        Fut: Future<Output = Result<Response<T>, Status>>,
+    {
+        let start = Instant::now();
+        let mut last = String::from("no endpoint given");
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            let mut order: Vec<String> = self.preferred.iter().cloned().collect();
+            order.extend(self.endpoints.iter().filter(|e| Some(*e) != self.preferred.as_ref()).cloned());
+            let mut i = 0;
+            while i < order.len() {
+                let addr = order[i].clone();
+                i += 1;
+                let remaining = self.deadline.saturating_sub(start.elapsed());
+                if remaining.is_zero() {
+                    break;
+                }
+                let attempt = match self.client(&addr) {
+                    Ok(c) => tokio::time::timeout(remaining.min(self.per_call), f(c)).await,
+                    Err(s) => Ok(Err(s)),
+                };
+                match attempt {
+                    Ok(Ok(resp)) => {
+                        self.preferred = Some(addr);
+                        return Ok(resp.into_inner());
+                    }
+                    Ok(Err(s)) if matches!(s.code(), Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled) => {
+                        last = format!("{addr}: {}", s.message());
+                        if let Some(hint) = s.metadata().get(LEADER_ADDR_HEADER).and_then(|v| v.to_str().ok())
+                            && !hint.is_empty()
+                            && !order[i..].iter().any(|o| o == hint)
+                        {
+                            order.insert(i, hint.to_string());
+                        }
+                    }
+                    Ok(Err(s)) => return Err(ClientError::Status(s)),
+                    Err(_) => last = format!("{addr}: timed out"),
+                }
+            }
+            if start.elapsed() >= self.deadline {
+                return Err(ClientError::Unreachable {
+                    endpoints: self.endpoints.join(","),
+                    secs: self.deadline.as_secs(),
+                    last,
+                });
+            }
+            self.preferred = None;
+            tokio::time::sleep(backoff.min(self.deadline.saturating_sub(start.elapsed()))).await;
+            backoff = (backoff * 2).min(Duration::from_secs(1));
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! Stable numeric codes for every error a user can see, shared by the CLI, gRPC answers and HTTP.
+//!
+//! A code never changes meaning once released. Messages are rendered as `[code=N] what happened;
+//! what to do`, the shape DM's dmctl output and scripts already grep for. Ranges: 10xxx flags and
+//! config, 20xxx data dir and storage, 38xxx master cluster (38043 is DM's own "not leader" code).
+
+use std::fmt;
+
+/// The catalogue of user-visible error codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(i32)]
+pub enum ErrorCode {
+    /// A flag or config value is malformed or out of range.
+    ConfigInvalid = 10001,
+    /// The config file has a key dm does not know.
+    ConfigUnknownKey = 10002,
+    /// The config file cannot be read or is not TOML.
+    ConfigFile = 10003,
+    /// `--initial-cluster` is malformed, has duplicates, or does not contain this master.
+    InitialClusterInvalid = 10004,
+    /// `--join` points at this master itself.
+    JoinSelf = 10005,
+    /// Two cluster flags that cannot be combined.
+    ConfigConflict = 10006,
+    /// A listen address cannot be bound (in use, or not an address of this host).
+    ListenFailed = 10007,
+
+    /// Another process holds the data dir.
+    DataDirLocked = 20001,
+    /// The data dir was written by a newer dm.
+    DataDirNewerVersion = 20002,
+    /// The directory is not a dm data dir.
+    DataDirForeign = 20003,
+    /// The data dir belongs to another cluster than the one `--join` points at.
+    DataDirOtherCluster = 20004,
+    /// The data dir belongs to a master with another name.
+    DataDirNameMismatch = 20005,
+    /// Reading or writing the data dir failed.
+    StorageIo = 20006,
+
+    /// This master is not the leader and cannot forward (DM: ErrMasterRequestIsNotForwardToLeader).
+    NotLeader = 38043,
+    /// Forwarding to the leader failed in transit.
+    ForwardFailed = 38044,
+    /// The cluster could not be reached through any given address.
+    ClusterUnreachable = 38045,
+    /// Raft refused or failed the operation.
+    RaftFailed = 38050,
+    /// A master with this name already exists (DM: "missing data or joining a duplicate member").
+    MemberNameTaken = 38051,
+    /// No master with this name.
+    MemberNotFound = 38052,
+    /// Removing this master would leave no voter.
+    LastVoter = 38053,
+    /// `operate-leader evict` with no other master to take over.
+    NoOtherMaster = 38054,
+    /// The request is malformed (bad op, empty name, wrong member type).
+    InvalidArgument = 38055,
+    /// A conditional write's compare did not hold; nothing was changed.
+    PreconditionFailed = 38056,
+    /// The operation did not finish within its deadline.
+    Timeout = 38057,
+    /// The cluster is not initialised yet (no leader has recorded its id).
+    ClusterNotReady = 38058,
+}
+
+impl ErrorCode {
+    pub fn as_i32(self) -> i32 {
+        self as i32
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", *self as i32)
+    }
+}
+
+/// An error as the user sees it: a code, what happened, and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl UserError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into() }
+    }
+}
+
+impl fmt::Display for UserError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[code={}] {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for UserError {}
+
+/// Implemented by every boundary error enum.
+pub trait Coded: fmt::Display {
+    fn code(&self) -> ErrorCode;
+
+    fn to_user(&self) -> UserError {
+        UserError::new(self.code(), self.to_string())
+    }
+}
+
+impl Coded for UserError {
+    fn code(&self) -> ErrorCode {
+        self.code
+    }
+}
