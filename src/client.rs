@@ -20,7 +20,9 @@ use crate::pb::master::master_client::MasterClient;
 
 #[derive(Debug, Error)]
 pub enum ClientError {
-    #[error("no master answered at {endpoints} within {secs}s (last error: {last}); check --master-addr and that a majority of masters is up")]
+    #[error(
+        "no master answered at {endpoints} within {secs}s (last error: {last}); check --master-addr and that a majority of masters is up"
+    )]
     Unreachable { endpoints: String, secs: u64, last: String },
     #[error("{}", .0.message())]
     Status(Status),
@@ -60,7 +62,13 @@ pub struct ClusterClient {
 impl ClusterClient {
     /// `deadline` bounds the whole call including retries.
     pub fn new(endpoints: Vec<String>, deadline: Duration) -> Self {
-        Self { endpoints, preferred: None, clients: HashMap::new(), deadline, per_call: deadline }
+        Self {
+            endpoints,
+            preferred: None,
+            clients: HashMap::new(),
+            deadline,
+            per_call: deadline,
+        }
     }
 
     /// Bounds each attempt separately (default: the whole deadline).
@@ -79,7 +87,9 @@ impl ClusterClient {
             return Ok(c.clone());
         }
         let ch = dial(addr).map_err(|e| Status::unavailable(format!("bad address {addr}: {e}")))?;
-        let c = MasterClient::new(ch).max_decoding_message_size(MAX_MESSAGE_BYTES).max_encoding_message_size(MAX_MESSAGE_BYTES);
+        let c = MasterClient::new(ch)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
         self.clients.insert(addr.to_string(), c.clone());
         Ok(c)
     }
@@ -95,7 +105,12 @@ impl ClusterClient {
         let mut backoff = Duration::from_millis(50);
         loop {
             let mut order: Vec<String> = self.preferred.iter().cloned().collect();
-            order.extend(self.endpoints.iter().filter(|e| Some(*e) != self.preferred.as_ref()).cloned());
+            order.extend(
+                self.endpoints
+                    .iter()
+                    .filter(|e| Some(*e) != self.preferred.as_ref())
+                    .cloned(),
+            );
             let mut i = 0;
             while i < order.len() {
                 let addr = order[i].clone();

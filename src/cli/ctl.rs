@@ -74,10 +74,12 @@ fn members_json(r: &ListMemberResponse) -> Value {
         .filter_map(|m| m.member.as_ref())
         .map(|m| match m {
             members::Member::Leader(l) => json!({"leader": {"msg": l.msg, "name": l.name, "addr": l.addr}}),
-            members::Member::Master(ms) => json!({"master": {"msg": ms.msg, "masters": ms.masters.iter().map(|m| json!({
+            members::Member::Master(ms) => {
+                json!({"master": {"msg": ms.msg, "masters": ms.masters.iter().map(|m| json!({
                 "name": m.name, "memberID": m.member_id.to_string(), "alive": m.alive,
                 "peerURLs": m.peer_urls, "clientURLs": m.client_urls, "role": m.role,
-            })).collect::<Vec<_>>()}}),
+            })).collect::<Vec<_>>()}})
+            }
         })
         .collect();
     json!({"result": r.result, "msg": r.msg, "members": members})
@@ -86,20 +88,36 @@ fn members_json(r: &ListMemberResponse) -> Value {
 pub async fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
     let deadline = duration::parse(&args.rpc_timeout)
         .map_err(|e| UserError::new(ErrorCode::ConfigInvalid, format!("invalid --rpc-timeout: {e}")))?;
-    let endpoints: Vec<String> = args.master_addr.iter().map(|a| a.trim_start_matches("http://").to_string()).collect();
-    let mut client = ClusterClient::new(endpoints, deadline).with_attempt_timeout(deadline.min(Duration::from_secs(60)));
+    let endpoints: Vec<String> = args
+        .master_addr
+        .iter()
+        .map(|a| a.trim_start_matches("http://").to_string())
+        .collect();
+    let mut client =
+        ClusterClient::new(endpoints, deadline).with_attempt_timeout(deadline.min(Duration::from_secs(60)));
     let to_user = |e: crate::client::ClientError| e.to_user();
     match args.command {
         CtlCommand::ListMember { leader, master, name } => {
-            let req = ListMemberRequest { leader, master, names: name };
+            let req = ListMemberRequest {
+                leader,
+                master,
+                names: name,
+            };
             let r = crate::cluster_call!(client, list_member, req).map_err(to_user)?;
             Ok(finish(r.result, members_json(&r)))
         }
         CtlCommand::OfflineMember { master, name } => {
             if !master {
-                return Err(UserError::new(ErrorCode::InvalidArgument, "offline-member needs --master (workers come with the scheduler)").into());
+                return Err(UserError::new(
+                    ErrorCode::InvalidArgument,
+                    "offline-member needs --master (workers come with the scheduler)",
+                )
+                .into());
             }
-            let req = OfflineMemberRequest { r#type: "master".into(), name };
+            let req = OfflineMemberRequest {
+                r#type: "master".into(),
+                name,
+            };
             let r = crate::cluster_call!(client, offline_member, req).map_err(to_user)?;
             Ok(finish(r.result, json!({"result": r.result, "msg": r.msg})))
         }

@@ -82,7 +82,10 @@ impl MasterArgs {
 
 async fn listen(addr: &str, what: &str, flag: &str) -> Result<TcpListener, UserError> {
     TcpListener::bind(bind_addr(addr)).await.map_err(|e| {
-        UserError::new(ErrorCode::ListenFailed, format!("cannot listen on {addr} ({what}): {e}; stop what uses it or change {flag}"))
+        UserError::new(
+            ErrorCode::ListenFailed,
+            format!("cannot listen on {addr} ({what}): {e}; stop what uses it or change {flag}"),
+        )
     })
 }
 
@@ -95,7 +98,9 @@ pub async fn run(args: MasterArgs) -> anyhow::Result<()> {
     };
     tracing::info!(name = %config.name, client = %config.advertise_addr, peer = %config.advertise_peer_addr,
         data_dir = %config.data_dir.display(), "starting dm master");
-    let node = MasterNode::start(config, listeners, Arc::new(Faults::default())).await.map_err(|e| e.to_user())?;
+    let node = MasterNode::start(config, listeners, Arc::new(Faults::default()))
+        .await
+        .map_err(|e| e.to_user())?;
     wait_for_signal().await;
     tracing::info!("shutting down");
     node.shutdown().await;

@@ -18,14 +18,14 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a master node (no cluster flags: a single-node cluster with data in ./dm-data/<name>).
-    Master(master::MasterArgs),
+    Master(Box<master::MasterArgs>),
     /// dmctl: operate the cluster through any master.
     Ctl(ctl::CtlArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Master(args) => master::run(args).await.map(|_| ExitCode::SUCCESS),
+        Command::Master(args) => master::run(*args).await.map(|_| ExitCode::SUCCESS),
         Command::Ctl(args) => ctl::run(args).await,
     }
 }

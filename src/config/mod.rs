@@ -20,7 +20,9 @@ pub enum ConfigError {
     Invalid { key: &'static str, reason: String },
     #[error("invalid --initial-cluster: {0}")]
     InitialCluster(String),
-    #[error("--join {0} points at this master itself (its --advertise-addr); join self is forbidden, give the address of a running master")]
+    #[error(
+        "--join {0} points at this master itself (its --advertise-addr); join self is forbidden, give the address of a running master"
+    )]
     JoinSelf(String),
     #[error("{0}")]
     Conflict(String),

@@ -41,17 +41,24 @@ pub async fn run(node: Arc<NodeShared>, shutdown: CancellationToken) {
         }
         let m = metrics.borrow().clone();
         let me = node.ctx.node_id;
-        let Some(recorded) = m.membership_config.membership().get_node(&me).cloned() else { continue };
+        let Some(recorded) = m.membership_config.membership().get_node(&me).cloned() else {
+            continue;
+        };
         if recorded == node.info || m.current_leader.is_none() {
             continue;
         }
         let res = if m.current_leader == Some(me) {
             match node.leadership.current() {
-                Some(leader) => leader.update_node(me, node.info.clone()).await.map_err(|e| e.to_string()),
+                Some(leader) => leader
+                    .update_node(me, node.info.clone())
+                    .await
+                    .map_err(|e| e.to_string()),
                 None => continue,
             }
         } else {
-            let leader = m.current_leader.and_then(|l| m.membership_config.membership().get_node(&l).cloned().map(|n| (l, n)));
+            let leader = m
+                .current_leader
+                .and_then(|l| m.membership_config.membership().get_node(&l).cloned().map(|n| (l, n)));
             match leader {
                 Some((id, info)) => send(&node, id, &info.peer_addr).await,
                 None => continue,
@@ -71,7 +78,10 @@ async fn send(node: &NodeShared, leader: NodeId, peer_addr: &str) -> Result<(), 
         return Err("leader unreachable (fault injection)".into());
     }
     let mut client = PeerAdminClient::new(dial(peer_addr).map_err(|e| e.to_string())?);
-    let msg = NodeAnnouncement { node_id: node.ctx.node_id, info: node.info.clone() };
+    let msg = NodeAnnouncement {
+        node_id: node.ctx.node_id,
+        info: node.info.clone(),
+    };
     let mut req = Request::new(RaftMessage { data: encode(&msg) });
     req.set_timeout(Duration::from_secs(5));
     let reply = client.announce_node(req).await.map_err(|s| s.message().to_string())?;

@@ -44,7 +44,10 @@ pub struct Prepared {
 const JOIN_DEADLINE: Duration = Duration::from_secs(60);
 
 fn store_options(config: &MasterConfig) -> StoreOptions {
-    StoreOptions { cache_capacity_bytes: config.cache_capacity_bytes, ..Default::default() }
+    StoreOptions {
+        cache_capacity_bytes: config.cache_capacity_bytes,
+        ..Default::default()
+    }
 }
 
 fn open(config: &MasterConfig) -> Result<Store, StartError> {
@@ -63,12 +66,19 @@ pub async fn prepare(config: &MasterConfig) -> Result<Prepared, StartError> {
     }
     match &config.cluster {
         ClusterSpec::Initial(members) => {
-            let pos = members.iter().position(|m| m.name == config.name).expect("validated: self is listed");
+            let pos = members
+                .iter()
+                .position(|m| m.name == config.name)
+                .expect("validated: self is listed");
             let nodes = members
                 .iter()
                 .enumerate()
                 .map(|(i, m)| {
-                    let info = NodeInfo { name: m.name.clone(), peer_addr: m.peer_addr.clone(), client_addr: String::new() };
+                    let info = NodeInfo {
+                        name: m.name.clone(),
+                        peer_addr: m.peer_addr.clone(),
+                        client_addr: String::new(),
+                    };
                     (i as NodeId + 1, info)
                 })
                 .collect();
@@ -81,10 +91,15 @@ pub async fn prepare(config: &MasterConfig) -> Result<Prepared, StartError> {
                 join_endpoints: Vec::new(),
             };
             store.local.set_identity(&identity).await.map_err(StartError::Storage)?;
-            Ok(Prepared { store, identity, plan: StartPlan::Initialize(nodes) })
+            Ok(Prepared {
+                store,
+                identity,
+                plan: StartPlan::Initialize(nodes),
+            })
         }
         ClusterSpec::Join(endpoints) => {
-            let mut client = ClusterClient::new(endpoints.clone(), JOIN_DEADLINE).with_attempt_timeout(Duration::from_secs(10));
+            let mut client =
+                ClusterClient::new(endpoints.clone(), JOIN_DEADLINE).with_attempt_timeout(Duration::from_secs(10));
             let req = JoinClusterRequest {
                 name: config.name.clone(),
                 peer_addr: config.advertise_peer_addr.clone(),
@@ -92,7 +107,10 @@ pub async fn prepare(config: &MasterConfig) -> Result<Prepared, StartError> {
             };
             let resp = crate::cluster_call!(client, join_cluster, req).map_err(StartError::Client)?;
             if !resp.result {
-                return Err(StartError::JoinRefused { code: resp.code, msg: resp.msg });
+                return Err(StartError::JoinRefused {
+                    code: resp.code,
+                    msg: resp.msg,
+                });
             }
             let store = open(config)?;
             let identity = NodeIdentity {
@@ -103,8 +121,18 @@ pub async fn prepare(config: &MasterConfig) -> Result<Prepared, StartError> {
                 join_endpoints: endpoints.clone(),
             };
             store.local.set_identity(&identity).await.map_err(StartError::Storage)?;
-            tracing::info!(node_id = resp.node_id, cluster_id = resp.cluster_id, "reserved a node id in the cluster");
-            Ok(Prepared { store, identity, plan: StartPlan::Promote { endpoints: endpoints.clone() } })
+            tracing::info!(
+                node_id = resp.node_id,
+                cluster_id = resp.cluster_id,
+                "reserved a node id in the cluster"
+            );
+            Ok(Prepared {
+                store,
+                identity,
+                plan: StartPlan::Promote {
+                    endpoints: endpoints.clone(),
+                },
+            })
         }
     }
 }
@@ -117,9 +145,14 @@ async fn restart(config: &MasterConfig, store: Store, identity: NodeIdentity) ->
             given: config.name.clone(),
         });
     }
-    let ours = identity
-        .cluster_id
-        .or_else(|| store.reader.get::<Cluster>(&()).ok().flatten().map(|r| r.value.cluster_id));
+    let ours = identity.cluster_id.or_else(|| {
+        store
+            .reader
+            .get::<Cluster>(&())
+            .ok()
+            .flatten()
+            .map(|r| r.value.cluster_id)
+    });
     if let (ClusterSpec::Join(endpoints), Some(ours)) = (&config.cluster, ours) {
         let mut client = ClusterClient::new(endpoints.clone(), Duration::from_secs(5));
         match crate::cluster_call!(client, get_cluster_info, GetClusterInfoRequest {}) {
@@ -131,7 +164,9 @@ async fn restart(config: &MasterConfig, store: Store, identity: NodeIdentity) ->
                 });
             }
             Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "could not check the --join cluster's id; restarting from the data dir"),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not check the --join cluster's id; restarting from the data dir")
+            }
         }
     }
     let plan = if identity.joined {

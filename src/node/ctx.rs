@@ -22,7 +22,9 @@ pub struct RaftCtx {
 }
 
 fn not_leader(f: &ForwardToLeader) -> NodeError {
-    NodeError::NotLeader { leader: f.leader_id.zip(f.leader_node.clone()) }
+    NodeError::NotLeader {
+        leader: f.leader_id.zip(f.leader_node.clone()),
+    }
 }
 
 impl RaftCtx {
@@ -35,7 +37,10 @@ impl RaftCtx {
         match res {
             Ok(resp) => {
                 let result = resp.data;
-                result.outcome.map(|out| (result.revision, out)).map_err(NodeError::Rejected)
+                result
+                    .outcome
+                    .map(|out| (result.revision, out))
+                    .map_err(NodeError::Rejected)
             }
             Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => Err(not_leader(&f)),
             Err(e) => Err(NodeError::Raft(e.to_string())),
@@ -47,7 +52,10 @@ impl RaftCtx {
     pub async fn linearizable(&self) -> Result<(), NodeError> {
         let secs = self.request_timeout.as_secs();
         match tokio::time::timeout(self.request_timeout, self.raft.ensure_linearizable()).await {
-            Err(_) => Err(NodeError::Timeout { what: "confirming leadership with a quorum", secs }),
+            Err(_) => Err(NodeError::Timeout {
+                what: "confirming leadership with a quorum",
+                secs,
+            }),
             Ok(Ok(_)) => Ok(()),
             Ok(Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f)))) => Err(not_leader(&f)),
             Ok(Err(RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(e)))) => {
@@ -63,7 +71,13 @@ impl RaftCtx {
 
     /// The node info of `id` in the current membership.
     pub fn node_info(&self, id: NodeId) -> Option<NodeInfo> {
-        self.raft.metrics().borrow().membership_config.membership().get_node(&id).cloned()
+        self.raft
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .get_node(&id)
+            .cloned()
     }
 
     /// The known leader and its info (not necessarily this node).

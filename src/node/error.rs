@@ -31,9 +31,14 @@ pub enum NodeError {
 fn not_leader_msg(leader: &Option<(NodeId, NodeInfo)>) -> String {
     match leader {
         Some((_, n)) if !n.client_addr.is_empty() => {
-            format!("master is not leader, and can't forward request to leader; the leader is {} at {}", n.name, n.client_addr)
+            format!(
+                "master is not leader, and can't forward request to leader; the leader is {} at {}",
+                n.name, n.client_addr
+            )
         }
-        _ => "master is not leader, and no leader is known yet; retry in a moment or through another master".to_string(),
+        _ => {
+            "master is not leader, and no leader is known yet; retry in a moment or through another master".to_string()
+        }
     }
 }
 
@@ -48,7 +53,9 @@ impl Coded for NodeError {
         match self {
             NodeError::NotLeader { .. } => ErrorCode::NotLeader,
             NodeError::Rejected(r) => match r {
-                Rejected::ClusterAlreadyInitialized { .. } | Rejected::ClusterNotInitialized => ErrorCode::ClusterNotReady,
+                Rejected::ClusterAlreadyInitialized { .. } | Rejected::ClusterNotInitialized => {
+                    ErrorCode::ClusterNotReady
+                }
                 Rejected::MemberNameTaken { .. } => ErrorCode::MemberNameTaken,
                 Rejected::MemberNotFound { .. } | Rejected::MemberIdMismatch { .. } => ErrorCode::MemberNotFound,
                 Rejected::RevisionMismatch { .. } => ErrorCode::PreconditionFailed,

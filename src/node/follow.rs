@@ -55,7 +55,8 @@ impl<P: Projection> Projected<P> {
                         let _ = tx.send(batch.revision);
                     }
                     Err(FeedError::Resync { .. }) => {
-                        let (res, new_sub) = reader.read_and_subscribe(|v| lock(&task_state).rebuild(v).map(|_| v.revision()));
+                        let (res, new_sub) =
+                            reader.read_and_subscribe(|v| lock(&task_state).rebuild(v).map(|_| v.revision()));
                         sub = new_sub;
                         match res {
                             Ok(rev) => {

@@ -43,7 +43,12 @@ impl LeaderHandle {
     /// Runs steps 1–3; the caller publishes the handle (step 4).
     pub async fn start(ctx: RaftCtx, term: u64, cancel: CancellationToken) -> Result<Arc<Self>, NodeError> {
         let members = Projected::start(&ctx.reader, MembersView::default(), cancel.clone())?;
-        let handle = Arc::new(LeaderHandle { term, ctx, cancel, members });
+        let handle = Arc::new(LeaderHandle {
+            term,
+            ctx,
+            cancel,
+            members,
+        });
         handle.bootstrap_cluster().await?;
         handle.reconcile_members().await?;
         Ok(handle)
@@ -78,7 +83,11 @@ impl LeaderHandle {
             })
             .collect();
         let next_node_id = members.iter().map(|m| m.node_id).max().unwrap_or(0) + 1;
-        let info = ClusterInfo { cluster_id: new_cluster_id(), version: CLUSTER_VERSION, next_node_id };
+        let info = ClusterInfo {
+            cluster_id: new_cluster_id(),
+            version: CLUSTER_VERSION,
+            next_node_id,
+        };
         match self.ctx.propose(Command::InitCluster { info, members }).await {
             Ok((rev, _)) => {
                 self.members.wait_for(rev).await;
@@ -96,9 +105,15 @@ impl LeaderHandle {
         let records: Vec<MemberRecord> = self.members.get().members.values().cloned().collect();
         for m in records {
             let cmd = if m.state == MemberState::Joining && voters.contains(&m.node_id) {
-                Command::MemberJoined { name: m.name.clone(), node_id: m.node_id }
+                Command::MemberJoined {
+                    name: m.name.clone(),
+                    node_id: m.node_id,
+                }
             } else if m.state == MemberState::Joined && !in_membership.contains(&m.node_id) {
-                Command::RemoveMember { name: m.name.clone(), node_id: m.node_id }
+                Command::RemoveMember {
+                    name: m.name.clone(),
+                    node_id: m.node_id,
+                }
             } else {
                 continue;
             };
@@ -114,6 +129,9 @@ impl LeaderHandle {
 
 /// DM's cluster id shape: unix seconds in the high half, random low half.
 fn new_cluster_id() -> u64 {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     (secs << 32) | u64::from(rand::random::<u32>())
 }

@@ -32,7 +32,9 @@ pub struct Leadership {
 
 impl Leadership {
     pub fn new() -> Arc<Self> {
-        Arc::new(Self { tx: watch::channel(None).0 })
+        Arc::new(Self {
+            tx: watch::channel(None).0,
+        })
     }
 
     /// The handle while this node leads; leader-only operations start here.
@@ -60,13 +62,17 @@ pub fn should_lead(m: &RaftMetrics, lease: Duration, evicted: bool) -> bool {
     if evicted || m.state != ServerState::Leader || m.current_leader != Some(m.id) {
         return false;
     }
-    let own_blank_applied = m.last_applied.is_some_and(|l| l.leader_id.term == m.current_term && l.leader_id.node_id == m.id);
+    let own_blank_applied = m
+        .last_applied
+        .is_some_and(|l| l.leader_id.term == m.current_term && l.leader_id.node_id == m.id);
     if !own_blank_applied {
         return false;
     }
     let membership = m.membership_config.membership();
     let sole_voter = membership.voter_ids().eq(std::iter::once(m.id));
-    sole_voter || m.millis_since_quorum_ack.is_some_and(|ms| u128::from(ms) <= lease.as_millis())
+    sole_voter
+        || m.millis_since_quorum_ack
+            .is_some_and(|ms| u128::from(ms) <= lease.as_millis())
 }
 
 /// What the loop needs besides the Raft context.
@@ -156,13 +162,48 @@ mod tests {
     fn t10_lead_only_with_own_blank_applied_and_a_fresh_quorum() {
         let lease = Duration::from_millis(800);
         let cases = [
-            ("leader, blank applied, quorum fresh", metrics(&[1, 2, 3], ServerState::Leader, 3, Some(100)), false, true),
-            ("blank of this term not applied yet", metrics(&[1, 2, 3], ServerState::Leader, 2, Some(100)), false, false),
-            ("quorum not heard within lease", metrics(&[1, 2, 3], ServerState::Leader, 3, Some(900)), false, false),
-            ("no quorum ack at all", metrics(&[1, 2, 3], ServerState::Leader, 3, None), false, false),
-            ("sole voter needs no ack", metrics(&[1], ServerState::Leader, 3, None), false, true),
-            ("follower", metrics(&[1, 2, 3], ServerState::Follower, 3, Some(1)), false, false),
-            ("evicted", metrics(&[1, 2, 3], ServerState::Leader, 3, Some(100)), true, false),
+            (
+                "leader, blank applied, quorum fresh",
+                metrics(&[1, 2, 3], ServerState::Leader, 3, Some(100)),
+                false,
+                true,
+            ),
+            (
+                "blank of this term not applied yet",
+                metrics(&[1, 2, 3], ServerState::Leader, 2, Some(100)),
+                false,
+                false,
+            ),
+            (
+                "quorum not heard within lease",
+                metrics(&[1, 2, 3], ServerState::Leader, 3, Some(900)),
+                false,
+                false,
+            ),
+            (
+                "no quorum ack at all",
+                metrics(&[1, 2, 3], ServerState::Leader, 3, None),
+                false,
+                false,
+            ),
+            (
+                "sole voter needs no ack",
+                metrics(&[1], ServerState::Leader, 3, None),
+                false,
+                true,
+            ),
+            (
+                "follower",
+                metrics(&[1, 2, 3], ServerState::Follower, 3, Some(1)),
+                false,
+                false,
+            ),
+            (
+                "evicted",
+                metrics(&[1, 2, 3], ServerState::Leader, 3, Some(100)),
+                true,
+                false,
+            ),
         ];
         for (what, m, evicted, want) in cases {
             assert_eq!(should_lead(&m, lease, evicted), want, "{what}");

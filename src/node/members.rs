@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
+use dm_storage::StoreError;
 use dm_storage::feed::ChangeBatch;
 use dm_storage::spaces::{Cluster, ClusterInfo, MemberRecord, Members};
 use dm_storage::state::View;
-use dm_storage::StoreError;
 
 use super::follow::Projection;
 

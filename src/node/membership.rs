@@ -22,11 +22,13 @@ use crate::raft::typ::{NodeId, NodeInfo};
 
 fn raft_err<E: std::fmt::Display>(e: RaftError<NodeId, ClientWriteError<NodeId, NodeInfo>>, what: E) -> NodeError {
     match e {
-        RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => {
-            NodeError::NotLeader { leader: f.leader_id.zip(f.leader_node) }
-        }
+        RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => NodeError::NotLeader {
+            leader: f.leader_id.zip(f.leader_node),
+        },
         RaftError::APIError(ClientWriteError::ChangeMembershipError(ChangeMembershipError::InProgress(_))) => {
-            NodeError::Raft(format!("{what}: another membership change is in progress; retry in a moment"))
+            NodeError::Raft(format!(
+                "{what}: another membership change is in progress; retry in a moment"
+            ))
         }
         other => NodeError::Raft(format!("{what}: {other}")),
     }
@@ -34,9 +36,16 @@ fn raft_err<E: std::fmt::Display>(e: RaftError<NodeId, ClientWriteError<NodeId, 
 
 impl LeaderHandle {
     /// Join step 1. Returns the node id and the cluster id.
-    pub async fn reserve_member(&self, name: &str, peer_addr: &str, client_addr: &str) -> Result<(NodeId, u64), NodeError> {
+    pub async fn reserve_member(
+        &self,
+        name: &str,
+        peer_addr: &str,
+        client_addr: &str,
+    ) -> Result<(NodeId, u64), NodeError> {
         if name.is_empty() || peer_addr.is_empty() || client_addr.is_empty() {
-            return Err(NodeError::InvalidArgument("join needs a name, a peer address and a client address".into()));
+            return Err(NodeError::InvalidArgument(
+                "join needs a name, a peer address and a client address".into(),
+            ));
         }
         let cmd = Command::ReserveMember {
             name: name.to_string(),
@@ -48,30 +57,61 @@ impl LeaderHandle {
         let CommandOutput::MemberReserved { node_id } = out else {
             return Err(NodeError::Raft(format!("unexpected ReserveMember output {out:?}")));
         };
-        let cluster_id = self.cluster().map(|c| c.cluster_id).ok_or(Rejected::ClusterNotInitialized)?;
+        let cluster_id = self
+            .cluster()
+            .map(|c| c.cluster_id)
+            .ok_or(Rejected::ClusterNotInitialized)?;
         Ok((node_id, cluster_id))
     }
 
     /// Join step 2: learner, catch up, voter, recorded as joined.
     pub async fn promote_member(&self, name: &str, node_id: NodeId) -> Result<(), NodeError> {
-        let record = self.members.get().members.get(name).cloned().ok_or_else(|| Rejected::MemberNotFound { name: name.to_string() })?;
+        let record = self
+            .members
+            .get()
+            .members
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Rejected::MemberNotFound { name: name.to_string() })?;
         if record.node_id != node_id {
-            return Err(Rejected::MemberIdMismatch { name: name.to_string(), expected: node_id, actual: record.node_id }.into());
+            return Err(Rejected::MemberIdMismatch {
+                name: name.to_string(),
+                expected: node_id,
+                actual: record.node_id,
+            }
+            .into());
         }
-        let info = NodeInfo { name: name.to_string(), peer_addr: record.peer_addr.clone(), client_addr: record.client_addr.clone() };
+        let info = NodeInfo {
+            name: name.to_string(),
+            peer_addr: record.peer_addr.clone(),
+            client_addr: record.client_addr.clone(),
+        };
         let membership = self.ctx.raft_metrics().membership_config.membership().clone();
         if membership.get_node(&node_id).is_none() {
             tracing::info!(%info, node_id, "adding joining master as learner");
-            self.ctx.raft.add_learner(node_id, info, true).await.map_err(|e| raft_err(e, "adding learner"))?;
+            self.ctx
+                .raft
+                .add_learner(node_id, info, true)
+                .await
+                .map_err(|e| raft_err(e, "adding learner"))?;
         }
         let membership = self.ctx.raft_metrics().membership_config.membership().clone();
         if !membership.voter_ids().any(|v| v == node_id) {
             tracing::info!(node_id, "promoting learner to voter");
             let add = ChangeMembers::AddVoterIds(BTreeSet::from([node_id]));
-            self.ctx.raft.change_membership(add, false).await.map_err(|e| raft_err(e, "promoting to voter"))?;
+            self.ctx
+                .raft
+                .change_membership(add, false)
+                .await
+                .map_err(|e| raft_err(e, "promoting to voter"))?;
         }
         if record.state == MemberState::Joining {
-            self.ctx.propose(Command::MemberJoined { name: name.to_string(), node_id }).await?;
+            self.ctx
+                .propose(Command::MemberJoined {
+                    name: name.to_string(),
+                    node_id,
+                })
+                .await?;
         }
         Ok(())
     }
@@ -93,14 +133,29 @@ impl LeaderHandle {
             }
             tracing::info!(name, node_id, "removing voter from the Raft membership");
             let remove = ChangeMembers::RemoveVoters(BTreeSet::from([node_id]));
-            self.ctx.raft.change_membership(remove, false).await.map_err(|e| raft_err(e, "removing voter"))?;
+            self.ctx
+                .raft
+                .change_membership(remove, false)
+                .await
+                .map_err(|e| raft_err(e, "removing voter"))?;
         } else if in_raft.is_some() {
             tracing::info!(name, node_id, "removing learner from the Raft membership");
             let remove = ChangeMembers::RemoveNodes(BTreeSet::from([node_id]));
-            self.ctx.raft.change_membership(remove, false).await.map_err(|e| raft_err(e, "removing learner"))?;
+            self.ctx
+                .raft
+                .change_membership(remove, false)
+                .await
+                .map_err(|e| raft_err(e, "removing learner"))?;
         }
         if record.is_some() {
-            match self.ctx.propose(Command::RemoveMember { name: name.to_string(), node_id }).await {
+            match self
+                .ctx
+                .propose(Command::RemoveMember {
+                    name: name.to_string(),
+                    node_id,
+                })
+                .await
+            {
                 // Removing ourselves ends our leadership; the next leader's reconcile finishes.
                 Ok(_) | Err(NodeError::NotLeader { .. }) | Err(NodeError::Rejected(_)) => {}
                 Err(e) => return Err(e),
@@ -112,7 +167,11 @@ impl LeaderHandle {
     /// Records a master's current addresses in the Raft membership (see `announce`).
     pub async fn update_node(&self, node_id: NodeId, info: NodeInfo) -> Result<(), NodeError> {
         let set = ChangeMembers::SetNodes(BTreeMap::from([(node_id, info)]));
-        self.ctx.raft.change_membership(set, false).await.map_err(|e| raft_err(e, "updating node addresses"))?;
+        self.ctx
+            .raft
+            .change_membership(set, false)
+            .await
+            .map_err(|e| raft_err(e, "updating node addresses"))?;
         Ok(())
     }
 }

@@ -50,7 +50,9 @@ pub enum StartError {
     Open(OpenError),
     #[error("data dir {dir} belongs to master {found}, not {given}; use that --name or another --data-dir")]
     NameMismatch { dir: String, found: String, given: String },
-    #[error("data dir {dir} belongs to cluster {ours}, but --join points at cluster {theirs}; use an empty --data-dir to join that cluster")]
+    #[error(
+        "data dir {dir} belongs to cluster {ours}, but --join points at cluster {theirs}; use an empty --data-dir to join that cluster"
+    )]
     OtherCluster { dir: String, ours: u64, theirs: u64 },
     #[error("the cluster refused the join: {msg}")]
     JoinRefused { code: i32, msg: String },
@@ -68,7 +70,9 @@ impl Coded for StartError {
             StartError::Open(e) => bootstrap::open_error_code(e),
             StartError::NameMismatch { .. } => ErrorCode::DataDirNameMismatch,
             StartError::OtherCluster { .. } => ErrorCode::DataDirOtherCluster,
-            StartError::JoinRefused { code, .. } if *code == ErrorCode::MemberNameTaken as i32 => ErrorCode::MemberNameTaken,
+            StartError::JoinRefused { code, .. } if *code == ErrorCode::MemberNameTaken as i32 => {
+                ErrorCode::MemberNameTaken
+            }
             StartError::JoinRefused { .. } => ErrorCode::RaftFailed,
             StartError::Client(e) => e.code(),
             StartError::Storage(_) => ErrorCode::StorageIo,
@@ -105,19 +109,35 @@ pub struct MasterNode {
 }
 
 impl MasterNode {
-    pub async fn start(config: MasterConfig, listeners: Listeners, faults: Arc<Faults>) -> Result<MasterNode, StartError> {
+    pub async fn start(
+        config: MasterConfig,
+        listeners: Listeners,
+        faults: Arc<Faults>,
+    ) -> Result<MasterNode, StartError> {
         let prepared = bootstrap::prepare(&config).await?;
         let identity = prepared.identity;
         let node_id = identity.node_id;
         let metrics = Arc::new(NodeMetrics::new());
-        let raft_config = crate::raft::openraft_config(&config.raft).map_err(|e| StartError::Raft(e.to_string()))?;
+        let raft_config = crate::raft::openraft_config(&config.raft).map_err(StartError::Raft)?;
         let reader = prepared.store.reader.clone();
         let local = prepared.store.local.clone();
         let network = PeerNetwork::new(node_id, faults.clone());
-        let raft = Raft::new(node_id, Arc::new(raft_config), network, prepared.store.log, prepared.store.state_machine)
-            .await
-            .map_err(|e| StartError::Raft(e.to_string()))?;
-        let ctx = RaftCtx { node_id, raft: raft.clone(), reader, metrics, request_timeout: config.rpc_timeout };
+        let raft = Raft::new(
+            node_id,
+            Arc::new(raft_config),
+            network,
+            prepared.store.log,
+            prepared.store.state_machine,
+        )
+        .await
+        .map_err(|e| StartError::Raft(e.to_string()))?;
+        let ctx = RaftCtx {
+            node_id,
+            raft: raft.clone(),
+            reader,
+            metrics,
+            request_timeout: config.rpc_timeout,
+        };
         let info = NodeInfo {
             name: config.name.clone(),
             peer_addr: config.advertise_peer_addr.clone(),
@@ -137,12 +157,24 @@ impl MasterNode {
         });
         let mut tasks = Vec::new();
         let token = shared.shutdown.clone();
-        tasks.push(tokio::spawn(crate::api::serve_peer(listeners.peer, shared.clone(), token.clone())));
-        tasks.push(tokio::spawn(crate::api::serve_client(listeners.client, shared.clone(), token.clone())));
+        tasks.push(tokio::spawn(crate::api::serve_peer(
+            listeners.peer,
+            shared.clone(),
+            token.clone(),
+        )));
+        tasks.push(tokio::spawn(crate::api::serve_client(
+            listeners.client,
+            shared.clone(),
+            token.clone(),
+        )));
         match prepared.plan {
             StartPlan::Restart => {}
             StartPlan::Initialize(members) => {
-                if !raft.is_initialized().await.map_err(|e| StartError::Raft(e.to_string()))? {
+                if !raft
+                    .is_initialized()
+                    .await
+                    .map_err(|e| StartError::Raft(e.to_string()))?
+                {
                     tracing::info!(?members, "initialising a new cluster");
                     if let Err(e) = raft.initialize(members).await {
                         tracing::info!(error = %e, "cluster already initialised");
@@ -177,7 +209,10 @@ impl MasterNode {
 
 /// Join step 3 on the joining side: retry `PromoteMember` until this node is a voter.
 async fn promote(node: Arc<NodeShared>, endpoints: Vec<String>) {
-    let req = PromoteMemberRequest { name: node.identity.name.clone(), node_id: node.identity.node_id };
+    let req = PromoteMemberRequest {
+        name: node.identity.name.clone(),
+        node_id: node.identity.node_id,
+    };
     loop {
         let mut client = ClusterClient::new(endpoints.clone(), Duration::from_secs(120));
         let res = tokio::select! {

@@ -22,16 +22,24 @@ pub struct Peers {
 
 impl Peers {
     pub fn new(self_id: NodeId, faults: Arc<Faults>) -> Self {
-        Self { self_id, faults, clients: Mutex::new(HashMap::new()) }
+        Self {
+            self_id,
+            faults,
+            clients: Mutex::new(HashMap::new()),
+        }
     }
 
     /// A client to master `to` at `addr`, or UNAVAILABLE if it cannot be dialled or is cut off.
     pub async fn client(&self, to: NodeId, addr: &str) -> Result<MasterClient<Channel>, Status> {
         if !self.faults.pass(self.self_id, to).await {
-            return Err(Status::unavailable(format!("master {to} unreachable (fault injection)")));
+            return Err(Status::unavailable(format!(
+                "master {to} unreachable (fault injection)"
+            )));
         }
         if addr.is_empty() {
-            return Err(Status::unavailable(format!("master {to} has not announced its client address yet")));
+            return Err(Status::unavailable(format!(
+                "master {to} has not announced its client address yet"
+            )));
         }
         let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(c) = clients.get(addr) {

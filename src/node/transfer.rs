@@ -41,11 +41,17 @@ pub async fn hand_over(ctx: &RaftCtx, peers: &Peers, wait: Duration) -> Result<(
     let moved = ctx
         .raft
         .wait(Some(wait))
-        .metrics(|m| m.current_leader.is_some_and(|l| l != me), "leadership moved to another master")
+        .metrics(
+            |m| m.current_leader.is_some_and(|l| l != me),
+            "leadership moved to another master",
+        )
         .await;
     ctx.raft.runtime_config().heartbeat(true);
     match moved {
         Ok(_) => Ok(()),
-        Err(_) => Err(NodeError::Timeout { what: "handing leadership to another master", secs: wait.as_secs() }),
+        Err(_) => Err(NodeError::Timeout {
+            what: "handing leadership to another master",
+            secs: wait.as_secs(),
+        }),
     }
 }

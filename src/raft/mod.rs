@@ -13,7 +13,7 @@ use crate::config::master::RaftTuning;
 
 /// openraft's config from ours. Leader lease = maximum election timeout (openraft's rule), which
 /// is also how long a leader may go without a quorum acknowledgement before it stops acting.
-pub fn openraft_config(t: &RaftTuning) -> Result<Config, openraft::ConfigError> {
+pub fn openraft_config(t: &RaftTuning) -> Result<Config, String> {
     Config {
         cluster_name: "dm".to_string(),
         heartbeat_interval: t.heartbeat_interval.as_millis() as u64,
@@ -27,4 +27,5 @@ pub fn openraft_config(t: &RaftTuning) -> Result<Config, openraft::ConfigError> 
         ..Default::default()
     }
     .validate()
+    .map_err(|e| e.to_string())
 }

@@ -15,11 +15,18 @@ use crate::typ::NodeId;
 pub enum Command {
     /// Records the cluster identity and the initial members. Proposed once by the first leader.
     /// Precondition: no cluster record yet.
-    InitCluster { info: ClusterInfo, members: Vec<MemberRecord> },
+    InitCluster {
+        info: ClusterInfo,
+        members: Vec<MemberRecord>,
+    },
     /// Reserves a node id for a joining master (state Joining). Preconditions: cluster initialised;
     /// no other master with that name. The same name with the same addresses still Joining gets its
     /// earlier id back (a join retried after a crash).
-    ReserveMember { name: String, peer_addr: String, client_addr: String },
+    ReserveMember {
+        name: String,
+        peer_addr: String,
+        client_addr: String,
+    },
     /// Marks a joining master as a voter. Precondition: the member exists with that node id.
     MemberJoined { name: String, node_id: NodeId },
     /// Forgets a master removed from the Raft membership. Precondition: exists with that node id.
@@ -81,9 +88,17 @@ pub enum Rejected {
     #[error("no master named {name} in the cluster")]
     MemberNotFound { name: String },
     #[error("master {name} has node id {actual}, not {expected}")]
-    MemberIdMismatch { name: String, expected: NodeId, actual: NodeId },
+    MemberIdMismatch {
+        name: String,
+        expected: NodeId,
+        actual: NodeId,
+    },
     #[error("key {key}: expected {expected}, found {}", describe_revision(.actual))]
-    RevisionMismatch { key: String, expected: Expect, actual: Option<u64> },
+    RevisionMismatch {
+        key: String,
+        expected: Expect,
+        actual: Option<u64>,
+    },
 }
 
 fn describe_revision(actual: &Option<u64>) -> String {

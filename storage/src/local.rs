@@ -59,7 +59,10 @@ impl LocalMeta {
     }
 
     pub fn identity(&self) -> Result<Option<NodeIdentity>, StoreError> {
-        self.tree.get(KEY_IDENTITY)?.map(|v| decode(&v, "node identity")).transpose()
+        self.tree
+            .get(KEY_IDENTITY)?
+            .map(|v| decode(&v, "node identity"))
+            .transpose()
     }
 
     /// Persists the identity durably (fsync) before returning.

@@ -6,6 +6,9 @@
 //! all, so concurrent appends share one fsync and nothing is acknowledged before it is on disk.
 //! Vote and truncation are flushed before returning.
 
+// openraft's trait fixes the error type (`StorageError`, large); helpers return it as is.
+#![allow(clippy::result_large_err)]
+
 use std::fmt::Debug;
 use std::io;
 use std::ops::{Bound, RangeBounds};
@@ -36,7 +39,12 @@ impl LogStore {
     pub(crate) fn open(db: sled::Db) -> Result<Self, sled::Error> {
         let logs = db.open_tree("raft_log")?;
         let meta = db.open_tree("raft_meta")?;
-        Ok(Self { db, logs, meta, flusher: Arc::new(OnceLock::new()) })
+        Ok(Self {
+            db,
+            logs,
+            meta,
+            flusher: Arc::new(OnceLock::new()),
+        })
     }
 
     fn flusher(&self) -> &mpsc::UnboundedSender<LogFlushed> {
@@ -47,13 +55,21 @@ impl LogStore {
         })
     }
 
-    fn read_meta<T: serde::de::DeserializeOwned>(&self, key: &[u8], what: &'static str) -> Result<Option<T>, StorageError> {
+    fn read_meta<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &[u8],
+        what: &'static str,
+    ) -> Result<Option<T>, StorageError> {
         let raw = self.meta.get(key).map_err(|e| StorageIOError::read(&e))?;
-        raw.map(|v| decode(&v, what)).transpose().map_err(|e| StorageIOError::read(&e).into())
+        raw.map(|v| decode(&v, what))
+            .transpose()
+            .map_err(|e| StorageIOError::read(&e).into())
     }
 
     fn last_purged(&self) -> Result<Option<LogId>, StorageError> {
-        Ok(self.read_meta::<Option<LogId>>(KEY_PURGED, "last purged log id")?.flatten())
+        Ok(self
+            .read_meta::<Option<LogId>>(KEY_PURGED, "last purged log id")?
+            .flatten())
     }
 }
 
@@ -110,7 +126,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             Some((_, v)) => Some(*decode_entry(&v)?.get_log_id()),
             None => last_purged_log_id,
         };
-        Ok(LogState { last_purged_log_id, last_log_id })
+        Ok(LogState {
+            last_purged_log_id,
+            last_log_id,
+        })
     }
 
     async fn get_log_reader(&mut self) -> Self::LogReader {
@@ -118,8 +137,13 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_vote(&mut self, vote: &Vote) -> Result<(), StorageError> {
-        self.meta.insert(KEY_VOTE, encode(vote)).map_err(|e| StorageIOError::write_vote(&e))?;
-        self.db.flush_async().await.map_err(|e| StorageIOError::write_vote(&e))?;
+        self.meta
+            .insert(KEY_VOTE, encode(vote))
+            .map_err(|e| StorageIOError::write_vote(&e))?;
+        self.db
+            .flush_async()
+            .await
+            .map_err(|e| StorageIOError::write_vote(&e))?;
         Ok(())
     }
 
@@ -129,12 +153,16 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
         // Not flushed: a lost committed index is recomputed from the leader.
-        self.meta.insert(KEY_COMMITTED, encode(&committed)).map_err(|e| StorageIOError::write(&e))?;
+        self.meta
+            .insert(KEY_COMMITTED, encode(&committed))
+            .map_err(|e| StorageIOError::write(&e))?;
         Ok(())
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
-        Ok(self.read_meta::<Option<LogId>>(KEY_COMMITTED, "committed log id")?.flatten())
+        Ok(self
+            .read_meta::<Option<LogId>>(KEY_COMMITTED, "committed log id")?
+            .flatten())
     }
 
     async fn append<I>(&mut self, entries: I, callback: LogFlushed) -> Result<(), StorageError>
@@ -146,7 +174,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         for entry in entries {
             batch.insert(&entry.log_id.index.to_be_bytes(), encode(&entry));
         }
-        self.logs.apply_batch(batch).map_err(|e| StorageIOError::write_logs(&e))?;
+        self.logs
+            .apply_batch(batch)
+            .map_err(|e| StorageIOError::write_logs(&e))?;
         if self.flusher().send(callback).is_err() {
             return Err(StorageIOError::write_logs(&io::Error::other("log flusher stopped")).into());
         }
@@ -158,20 +188,29 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         for k in self.logs.range(log_id.index.to_be_bytes()..).keys() {
             batch.remove(k.map_err(|e| StorageIOError::write_logs(&e))?);
         }
-        self.logs.apply_batch(batch).map_err(|e| StorageIOError::write_logs(&e))?;
-        self.db.flush_async().await.map_err(|e| StorageIOError::write_logs(&e))?;
+        self.logs
+            .apply_batch(batch)
+            .map_err(|e| StorageIOError::write_logs(&e))?;
+        self.db
+            .flush_async()
+            .await
+            .map_err(|e| StorageIOError::write_logs(&e))?;
         Ok(())
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
         // Record the purge point first: a crash in between leaves extra entries, never a gap.
-        self.meta.insert(KEY_PURGED, encode(&Some(log_id))).map_err(|e| StorageIOError::write(&e))?;
+        self.meta
+            .insert(KEY_PURGED, encode(&Some(log_id)))
+            .map_err(|e| StorageIOError::write(&e))?;
         self.db.flush_async().await.map_err(|e| StorageIOError::write(&e))?;
         let mut batch = sled::Batch::default();
         for k in self.logs.range(..=log_id.index.to_be_bytes()).keys() {
             batch.remove(k.map_err(|e| StorageIOError::write_logs(&e))?);
         }
-        self.logs.apply_batch(batch).map_err(|e| StorageIOError::write_logs(&e))?;
+        self.logs
+            .apply_batch(batch)
+            .map_err(|e| StorageIOError::write_logs(&e))?;
         Ok(())
     }
 }

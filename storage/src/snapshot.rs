@@ -29,8 +29,14 @@ pub struct SpaceDump {
 
 impl SpaceDump {
     pub fn new(name: &str, entries: Vec<(Vec<u8>, Vec<u8>)>) -> Self {
-        let entries = entries.into_iter().map(|(k, v)| (ByteBuf::from(k), ByteBuf::from(v))).collect();
-        Self { name: name.to_string(), entries }
+        let entries = entries
+            .into_iter()
+            .map(|(k, v)| (ByteBuf::from(k), ByteBuf::from(v)))
+            .collect();
+        Self {
+            name: name.to_string(),
+            entries,
+        }
     }
 }
 
@@ -43,7 +49,10 @@ pub struct SnapshotBlob {
 
 impl SnapshotBlob {
     pub fn new(spaces: Vec<SpaceDump>) -> Self {
-        Self { format: BLOB_FORMAT, spaces }
+        Self {
+            format: BLOB_FORMAT,
+            spaces,
+        }
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -93,11 +102,16 @@ pub(crate) struct SnapshotFile {
 
 impl SnapshotFile {
     pub fn new(dir: &Path) -> Self {
-        Self { path: dir.join("snapshot.bin") }
+        Self {
+            path: dir.join("snapshot.bin"),
+        }
     }
 
     pub fn save(&self, meta: &SnapshotMeta, data: &[u8]) -> Result<(), StoreError> {
-        let bytes = encode(&StoredSnapshot { meta: meta.clone(), data: data.to_vec() });
+        let bytes = encode(&StoredSnapshot {
+            meta: meta.clone(),
+            data: data.to_vec(),
+        });
         let tmp = self.path.with_extension("tmp");
         let mut f = fs::File::create(&tmp)?;
         f.write_all(&bytes)?;

@@ -37,7 +37,11 @@ impl Shared {
             trees.push(db.open_tree(space.tree_name())?);
         }
         trees.push(db.open_tree(META_TREE)?);
-        let mut shared = Shared { db, trees, feed: RwLock::new(FeedState::new(0, feed_buffer, feed_history)) };
+        let mut shared = Shared {
+            db,
+            trees,
+            feed: RwLock::new(FeedState::new(0, feed_buffer, feed_history)),
+        };
         let revision = shared.applied()?.map(|l| l.index).unwrap_or(0);
         shared.feed = RwLock::new(FeedState::new(revision, feed_buffer, feed_history));
         Ok(Arc::new(shared))
@@ -48,11 +52,19 @@ impl Shared {
     }
 
     pub fn applied(&self) -> Result<Option<LogId>, StoreError> {
-        self.meta().get(KEY_APPLIED)?.map(|v| decode(&v, "applied log id")).transpose()
+        self.meta()
+            .get(KEY_APPLIED)?
+            .map(|v| decode(&v, "applied log id"))
+            .transpose()
     }
 
     pub fn membership(&self) -> Result<StoredMembership, StoreError> {
-        Ok(self.meta().get(KEY_MEMBERSHIP)?.map(|v| decode(&v, "membership")).transpose()?.unwrap_or_default())
+        Ok(self
+            .meta()
+            .get(KEY_MEMBERSHIP)?
+            .map(|v| decode(&v, "membership"))
+            .transpose()?
+            .unwrap_or_default())
     }
 
     fn read(&self) -> RwLockReadGuard<'_, FeedState> {
@@ -61,35 +73,40 @@ impl Shared {
 
     /// Applies a batch of entries in one transaction, then publishes their changes.
     pub fn apply(&self, entries: Vec<Entry>) -> Result<Vec<CommandResult>, StoreError> {
-        let Some(last) = entries.last().map(|e| e.log_id) else { return Ok(Vec::new()) };
+        let Some(last) = entries.last().map(|e| e.log_id) else {
+            return Ok(Vec::new());
+        };
         let mut feed = self.feed.write().unwrap_or_else(|e| e.into_inner());
-        let (results, changes) = self.trees.as_slice().transaction(|trees| {
-            let mut results = Vec::with_capacity(entries.len());
-            let mut changes = Vec::new();
-            for entry in &entries {
-                let revision = entry.log_id.index;
-                let outcome = match &entry.payload {
-                    EntryPayload::Blank => Ok(CommandOutput::Done),
-                    EntryPayload::Normal(cmd) => {
-                        let mut w = Writer::new(trees, revision);
-                        let outcome = apply_command(&mut w, cmd)?;
-                        if outcome.is_ok() {
-                            changes.push((revision, w.commit()?));
+        let (results, changes) = self
+            .trees
+            .as_slice()
+            .transaction(|trees| {
+                let mut results = Vec::with_capacity(entries.len());
+                let mut changes = Vec::new();
+                for entry in &entries {
+                    let revision = entry.log_id.index;
+                    let outcome = match &entry.payload {
+                        EntryPayload::Blank => Ok(CommandOutput::Done),
+                        EntryPayload::Normal(cmd) => {
+                            let mut w = Writer::new(trees, revision);
+                            let outcome = apply_command(&mut w, cmd)?;
+                            if outcome.is_ok() {
+                                changes.push((revision, w.commit()?));
+                            }
+                            outcome
                         }
-                        outcome
-                    }
-                    EntryPayload::Membership(m) => {
-                        let stored = StoredMembership::new(Some(entry.log_id), m.clone());
-                        meta_tree(trees).insert(KEY_MEMBERSHIP, encode(&stored))?;
-                        Ok(CommandOutput::Done)
-                    }
-                };
-                results.push(CommandResult { revision, outcome });
-            }
-            meta_tree(trees).insert(KEY_APPLIED, encode(&Some(last)))?;
-            Ok((results, changes))
-        })
-        .map_err(unwrap_tx)?;
+                        EntryPayload::Membership(m) => {
+                            let stored = StoredMembership::new(Some(entry.log_id), m.clone());
+                            meta_tree(trees).insert(KEY_MEMBERSHIP, encode(&stored))?;
+                            Ok(CommandOutput::Done)
+                        }
+                    };
+                    results.push(CommandResult { revision, outcome });
+                }
+                meta_tree(trees).insert(KEY_APPLIED, encode(&Some(last)))?;
+                Ok((results, changes))
+            })
+            .map_err(unwrap_tx)?;
         for (revision, c) in changes {
             feed.publish(revision, c);
         }
@@ -113,7 +130,12 @@ impl Shared {
     }
 
     /// Replaces the whole state with a snapshot's, atomically; subscribers must resync.
-    pub fn restore(&self, applied: Option<LogId>, membership: &StoredMembership, blob: &SnapshotBlob) -> Result<(), StoreError> {
+    pub fn restore(
+        &self,
+        applied: Option<LogId>,
+        membership: &StoredMembership,
+        blob: &SnapshotBlob,
+    ) -> Result<(), StoreError> {
         let mut feed = self.feed.write().unwrap_or_else(|e| e.into_inner());
         let mut existing = Vec::new();
         for space in SpaceId::ALL {
@@ -121,21 +143,23 @@ impl Shared {
             existing.push(keys?);
         }
         let incoming = blob.by_space()?;
-        self.trees.as_slice().transaction(|trees| {
-            for space in SpaceId::ALL {
-                let tree = &trees[space.index()];
-                for k in &existing[space.index()] {
-                    tree.remove(k)?;
+        self.trees
+            .as_slice()
+            .transaction(|trees| {
+                for space in SpaceId::ALL {
+                    let tree = &trees[space.index()];
+                    for k in &existing[space.index()] {
+                        tree.remove(k)?;
+                    }
+                    for (k, v) in incoming.get(&space).map(|v| v.as_slice()).unwrap_or_default() {
+                        tree.insert(k.as_slice(), v.as_slice())?;
+                    }
                 }
-                for (k, v) in incoming.get(&space).map(|v| v.as_slice()).unwrap_or_default() {
-                    tree.insert(k.as_slice(), v.as_slice())?;
-                }
-            }
-            meta_tree(trees).insert(KEY_APPLIED, encode(&applied))?;
-            meta_tree(trees).insert(KEY_MEMBERSHIP, encode(membership))?;
-            Ok::<_, TxError>(())
-        })
-        .map_err(unwrap_tx)?;
+                meta_tree(trees).insert(KEY_APPLIED, encode(&applied))?;
+                meta_tree(trees).insert(KEY_MEMBERSHIP, encode(membership))?;
+                Ok::<_, TxError>(())
+            })
+            .map_err(unwrap_tx)?;
         feed.reset(applied.map(|l| l.index).unwrap_or(0));
         Ok(())
     }
@@ -151,6 +175,9 @@ fn unwrap_tx(e: TransactionError<StoreError>) -> StoreError {
         TransactionError::Storage(e) => StoreError::Sled(e),
     }
 }
+
+/// Every record of key space `S` with its key, in key order.
+pub type Listed<S> = Vec<(<S as KeySpace>::Key, Record<<S as KeySpace>::Value>)>;
 
 /// Read-only access to the replicated state, shared by every component of a node.
 #[derive(Clone)]
@@ -172,12 +199,20 @@ impl StateReader {
 
     pub fn get<S: KeySpace>(&self, key: &S::Key) -> Result<Option<Record<S::Value>>, StoreError> {
         let guard = self.shared.read();
-        View { shared: &self.shared, revision: guard.revision }.get::<S>(key)
+        View {
+            shared: &self.shared,
+            revision: guard.revision,
+        }
+        .get::<S>(key)
     }
 
-    pub fn list<S: KeySpace>(&self) -> Result<Vec<(S::Key, Record<S::Value>)>, StoreError> {
+    pub fn list<S: KeySpace>(&self) -> Result<Listed<S>, StoreError> {
         let guard = self.shared.read();
-        View { shared: &self.shared, revision: guard.revision }.list::<S>()
+        View {
+            shared: &self.shared,
+            revision: guard.revision,
+        }
+        .list::<S>()
     }
 
     /// The last applied membership (as the state machine recorded it).
@@ -189,7 +224,10 @@ impl StateReader {
     /// Runs `read` on a consistent view and subscribes to every change after it, atomically.
     pub fn read_and_subscribe<T>(&self, read: impl FnOnce(&View<'_>) -> T) -> (T, Subscription) {
         let guard = self.shared.read();
-        let out = read(&View { shared: &self.shared, revision: guard.revision });
+        let out = read(&View {
+            shared: &self.shared,
+            revision: guard.revision,
+        });
         (out, guard.subscribe())
     }
 
@@ -210,16 +248,19 @@ impl View<'_> {
     }
 
     pub fn get<S: KeySpace>(&self, key: &S::Key) -> Result<Option<Record<S::Value>>, StoreError> {
-        self.shared.trees[S::ID.index()].get(key.encode())?.map(|v| decode_record::<S>(&v)).transpose()
+        self.shared.trees[S::ID.index()]
+            .get(key.encode())?
+            .map(|v| decode_record::<S>(&v))
+            .transpose()
     }
 
-    pub fn list<S: KeySpace>(&self) -> Result<Vec<(S::Key, Record<S::Value>)>, StoreError> {
+    pub fn list<S: KeySpace>(&self) -> Result<Listed<S>, StoreError> {
         self.list_prefix::<S>(&[])
     }
 
     /// Records whose encoded key starts with `prefix` (encode a leading tuple component with
     /// [`KeyCodec::encode`] to scan one group).
-    pub fn list_prefix<S: KeySpace>(&self, prefix: &[u8]) -> Result<Vec<(S::Key, Record<S::Value>)>, StoreError> {
+    pub fn list_prefix<S: KeySpace>(&self, prefix: &[u8]) -> Result<Listed<S>, StoreError> {
         let mut out = Vec::new();
         for kv in self.shared.trees[S::ID.index()].scan_prefix(prefix) {
             let (k, v) = kv?;

@@ -26,7 +26,11 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { cache_capacity_bytes: 64 << 20, feed_buffer: 4096, feed_history: 4096 }
+        Self {
+            cache_capacity_bytes: 64 << 20,
+            feed_buffer: 4096,
+            feed_history: 4096,
+        }
     }
 }
 
@@ -43,7 +47,10 @@ impl Store {
     /// Opens (creating if needed) the data dir. Refuses a dir held by another process, one written
     /// by a newer storage version, and a database that is not dm's.
     pub fn open(dir: &Path, opts: &StoreOptions) -> Result<Store, OpenError> {
-        let io = |source| OpenError::Io { dir: dir.to_path_buf(), source };
+        let io = |source| OpenError::Io {
+            dir: dir.to_path_buf(),
+            source,
+        };
         std::fs::create_dir_all(dir).map_err(io)?;
         let db_path = dir.join("db");
         let fresh = !db_path.exists();
@@ -55,13 +62,23 @@ impl Store {
                 sled::Error::Io(ref ioe) if ioe.to_string().contains("could not acquire lock") => {
                     OpenError::Locked { dir: dir.to_path_buf() }
                 }
-                other => OpenError::Store { dir: dir.to_path_buf(), source: other.into() },
+                other => OpenError::Store {
+                    dir: dir.to_path_buf(),
+                    source: other.into(),
+                },
             })?;
-        let store_err = |source: StoreError| OpenError::Store { dir: dir.to_path_buf(), source };
+        let store_err = |source: StoreError| OpenError::Store {
+            dir: dir.to_path_buf(),
+            source,
+        };
         let local = LocalMeta::new(db.clone(), db.open_tree("local").map_err(|e| store_err(e.into()))?);
         match local.storage_version().map_err(store_err)? {
             Some(v) if v > STORAGE_VERSION => {
-                return Err(OpenError::NewerVersion { dir: dir.to_path_buf(), found: v, supported: STORAGE_VERSION });
+                return Err(OpenError::NewerVersion {
+                    dir: dir.to_path_buf(),
+                    found: v,
+                    supported: STORAGE_VERSION,
+                });
             }
             Some(_) => {}
             None if fresh || db.tree_names().len() <= 2 => {
@@ -73,7 +90,13 @@ impl Store {
         let shared = Shared::open(db, opts.feed_buffer, opts.feed_history).map_err(store_err)?;
         let state_machine = StateMachine::new(shared, SnapshotFile::new(dir));
         let reader = state_machine.reader();
-        Ok(Store { log, state_machine, reader, local, dir: dir.to_path_buf() })
+        Ok(Store {
+            log,
+            state_machine,
+            reader,
+            local,
+            dir: dir.to_path_buf(),
+        })
     }
 
     /// Writes a storage version header (tests use it to simulate a data dir from a newer binary).

@@ -55,25 +55,43 @@ fn expect_from(rev: Option<u64>) -> Expect {
 }
 
 impl MasterService {
-    async fn list_members(&self, leader: &LeaderHandle, req: ListMemberRequest) -> Result<ListMemberResponse, NodeError> {
+    async fn list_members(
+        &self,
+        leader: &LeaderHandle,
+        req: ListMemberRequest,
+    ) -> Result<ListMemberResponse, NodeError> {
         leader.ctx.linearizable().await?;
         let all = !req.leader && !req.master;
         let mut members = Vec::new();
         let me = self.node.info.clone();
         if all || req.leader {
-            let m = ListLeaderMember { msg: String::new(), name: me.name.clone(), addr: me.client_addr.clone() };
-            members.push(Members { member: Some(members::Member::Leader(m)) });
+            let m = ListLeaderMember {
+                msg: String::new(),
+                name: me.name.clone(),
+                addr: me.client_addr.clone(),
+            };
+            members.push(Members {
+                member: Some(members::Member::Leader(m)),
+            });
         }
         if all || req.master {
             let membership = leader.ctx.raft_metrics().membership_config.membership().clone();
             let voters: Vec<u64> = membership.voter_ids().collect();
             let wanted = |name: &str| req.names.is_empty() || req.names.iter().any(|n| n == name);
-            let nodes: Vec<_> = membership.nodes().filter(|(_, n)| wanted(&n.name)).map(|(id, n)| (*id, n.clone())).collect();
+            let nodes: Vec<_> = membership
+                .nodes()
+                .filter(|(_, n)| wanted(&n.name))
+                .map(|(id, n)| (*id, n.clone()))
+                .collect();
             let probes = nodes.iter().map(|(id, n)| async move {
                 if *id == self.node.ctx.node_id {
                     true
                 } else {
-                    self.node.peers.health(*id, &n.client_addr, PROBE_TIMEOUT).await.is_some()
+                    self.node
+                        .peers
+                        .health(*id, &n.client_addr, PROBE_TIMEOUT)
+                        .await
+                        .is_some()
                 }
             });
             let alive = join_all(probes).await;
@@ -85,7 +103,11 @@ impl MasterService {
                     member_id: *id,
                     alive,
                     peer_urls: vec![format!("http://{}", n.peer_addr)],
-                    client_urls: if n.client_addr.is_empty() { vec![] } else { vec![format!("http://{}", n.client_addr)] },
+                    client_urls: if n.client_addr.is_empty() {
+                        vec![]
+                    } else {
+                        vec![format!("http://{}", n.client_addr)]
+                    },
                     role: if voters.contains(id) { "voter" } else { "learner" }.to_string(),
                 })
                 .collect();
@@ -102,10 +124,18 @@ impl MasterService {
                     });
                 }
             }
-            let m = ListMasterMember { msg: String::new(), masters };
-            members.push(Members { member: Some(members::Member::Master(m)) });
+            let m = ListMasterMember {
+                msg: String::new(),
+                masters,
+            };
+            members.push(Members {
+                member: Some(members::Member::Master(m)),
+            });
         }
-        Ok(ListMemberResponse { members, ..Default::default() })
+        Ok(ListMemberResponse {
+            members,
+            ..Default::default()
+        })
     }
 
     async fn operate_leader_local(&self, op: LeaderOp) -> Result<OperateLeaderResponse, NodeError> {
@@ -128,7 +158,9 @@ impl MasterService {
                 ctx.raft.runtime_config().heartbeat(true);
                 Ok(OperateLeaderResponse::default())
             }
-            LeaderOp::InvalidLeaderOp => Err(NodeError::InvalidArgument("operate-leader needs evict or cancel-evict".into())),
+            LeaderOp::InvalidLeaderOp => Err(NodeError::InvalidArgument(
+                "operate-leader needs evict or cancel-evict".into(),
+            )),
         }
     }
 }
@@ -140,7 +172,10 @@ impl Master for MasterService {
         answer(self.list_members(&leader, req.into_inner()).await)
     }
 
-    async fn offline_member(&self, req: Request<OfflineMemberRequest>) -> Result<Response<OfflineMemberResponse>, Status> {
+    async fn offline_member(
+        &self,
+        req: Request<OfflineMemberRequest>,
+    ) -> Result<Response<OfflineMemberResponse>, Status> {
         let leader = leader_or_forward!(self, req, offline_member);
         let req = req.into_inner();
         if req.r#type != "master" {
@@ -152,15 +187,26 @@ impl Master for MasterService {
         if req.name.is_empty() {
             return err(NodeError::InvalidArgument("offline-member needs --name".into()));
         }
-        answer(leader.remove_member(&req.name).await.map(|_| OfflineMemberResponse::default()))
+        answer(
+            leader
+                .remove_member(&req.name)
+                .await
+                .map(|_| OfflineMemberResponse::default()),
+        )
     }
 
-    async fn operate_leader(&self, req: Request<OperateLeaderRequest>) -> Result<Response<OperateLeaderResponse>, Status> {
+    async fn operate_leader(
+        &self,
+        req: Request<OperateLeaderRequest>,
+    ) -> Result<Response<OperateLeaderResponse>, Status> {
         let op = LeaderOp::try_from(req.into_inner().op).unwrap_or(LeaderOp::InvalidLeaderOp);
         answer(self.operate_leader_local(op).await)
     }
 
-    async fn get_cluster_info(&self, req: Request<GetClusterInfoRequest>) -> Result<Response<GetClusterInfoResponse>, Status> {
+    async fn get_cluster_info(
+        &self,
+        req: Request<GetClusterInfoRequest>,
+    ) -> Result<Response<GetClusterInfoResponse>, Status> {
         let leader = leader_or_forward!(self, req, get_cluster_info);
         let Some(cluster) = leader.cluster() else {
             return err(dm_storage::Rejected::ClusterNotInitialized.into());
@@ -176,7 +222,14 @@ impl Master for MasterService {
 
     async fn health(&self, _req: Request<HealthRequest>) -> Result<Response<HealthResponse>, Status> {
         let m = self.node.ctx.raft_metrics();
-        let cluster_id = self.node.ctx.reader.get::<dm_storage::spaces::Cluster>(&()).ok().flatten().map(|r| r.value.cluster_id);
+        let cluster_id = self
+            .node
+            .ctx
+            .reader
+            .get::<dm_storage::spaces::Cluster>(&())
+            .ok()
+            .flatten()
+            .map(|r| r.value.cluster_id);
         Ok(Response::new(HealthResponse {
             name: self.node.info.name.clone(),
             node_id: self.node.ctx.node_id,
@@ -194,28 +247,56 @@ impl Master for MasterService {
         let leader = leader_or_forward!(self, req, join_cluster);
         let r = req.into_inner();
         let res = leader.reserve_member(&r.name, &r.peer_addr, &r.client_addr).await;
-        answer(res.map(|(node_id, cluster_id)| JoinClusterResponse { node_id, cluster_id, ..Default::default() }))
+        answer(res.map(|(node_id, cluster_id)| JoinClusterResponse {
+            node_id,
+            cluster_id,
+            ..Default::default()
+        }))
     }
 
-    async fn promote_member(&self, req: Request<PromoteMemberRequest>) -> Result<Response<PromoteMemberResponse>, Status> {
+    async fn promote_member(
+        &self,
+        req: Request<PromoteMemberRequest>,
+    ) -> Result<Response<PromoteMemberResponse>, Status> {
         let leader = leader_or_forward!(self, req, promote_member);
         let r = req.into_inner();
-        answer(leader.promote_member(&r.name, r.node_id).await.map(|_| PromoteMemberResponse::default()))
+        answer(
+            leader
+                .promote_member(&r.name, r.node_id)
+                .await
+                .map(|_| PromoteMemberResponse::default()),
+        )
     }
 
     async fn campaign(&self, _req: Request<CampaignRequest>) -> Result<Response<CampaignResponse>, Status> {
         if self.node.evicted.load(Ordering::SeqCst) {
-            return err(NodeError::InvalidArgument("this master is evicted from leadership".into()));
+            return err(NodeError::InvalidArgument(
+                "this master is evicted from leadership".into(),
+            ));
         }
-        let res = self.node.ctx.raft.trigger().elect().await.map_err(|e| NodeError::Raft(e.to_string()));
+        let res = self
+            .node
+            .ctx
+            .raft
+            .trigger()
+            .elect()
+            .await
+            .map_err(|e| NodeError::Raft(e.to_string()));
         answer(res.map(|_| CampaignResponse::default()))
     }
 
     async fn kv_put(&self, req: Request<KvPutRequest>) -> Result<Response<KvPutResponse>, Status> {
         let leader = leader_or_forward!(self, req, kv_put);
         let r = req.into_inner();
-        let cmd = Command::KvPut { key: r.key, value: r.value, expect: expect_from(r.expect_mod_revision) };
-        answer(leader.ctx.propose(cmd).await.map(|(revision, _)| KvPutResponse { revision, ..Default::default() }))
+        let cmd = Command::KvPut {
+            key: r.key,
+            value: r.value,
+            expect: expect_from(r.expect_mod_revision),
+        };
+        answer(leader.ctx.propose(cmd).await.map(|(revision, _)| KvPutResponse {
+            revision,
+            ..Default::default()
+        }))
     }
 
     async fn kv_get(&self, req: Request<KvGetRequest>) -> Result<Response<KvGetResponse>, Status> {
@@ -232,7 +313,10 @@ impl Master for MasterService {
     async fn kv_delete(&self, req: Request<KvDeleteRequest>) -> Result<Response<KvDeleteResponse>, Status> {
         let leader = leader_or_forward!(self, req, kv_delete);
         let r = req.into_inner();
-        let cmd = Command::KvDelete { key: r.key, expect: expect_from(r.expect_mod_revision) };
+        let cmd = Command::KvDelete {
+            key: r.key,
+            expect: expect_from(r.expect_mod_revision),
+        };
         answer(leader.ctx.propose(cmd).await.map(|(revision, out)| KvDeleteResponse {
             revision,
             existed: matches!(out, CommandOutput::KvDeleted { existed: true }),
@@ -245,7 +329,10 @@ fn kv_read(reader: &dm_storage::StateReader, key: &str) -> Result<KvGetResponse,
     let revision = reader.revision();
     let rec = reader.get::<Kv>(&key.to_string())?;
     Ok(match rec {
-        None => KvGetResponse { revision, ..Default::default() },
+        None => KvGetResponse {
+            revision,
+            ..Default::default()
+        },
         Some(r) => KvGetResponse {
             found: true,
             value: r.value.0,
