@@ -1,5 +1,6 @@
 //! The servers of a master: the client port (gRPC `Master` and HTTP `/status`, `/health`,
-//! `/metrics` on one port, as DM does) and the peer port (Raft).
+//! `/metrics` on one port, as DM does) and the peer port (Raft, peer administration, and `Master`
+//! again for master→master forwarding).
 
 pub mod grpc;
 pub mod http;
@@ -26,12 +27,17 @@ pub async fn serve_peer(listener: TcpListener, node: Arc<NodeShared>, shutdown: 
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let admin = PeerAdminServer::new(PeerAdminService::new(node.clone()));
+    // The Master service again, for master→master forwarding and probes (see node::peers).
+    let master = MasterServer::new(grpc::master::MasterService::new(node.clone()))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let res = tonic::transport::Server::builder()
         .tcp_nodelay(true)
         .http2_keepalive_interval(Some(Duration::from_secs(5)))
         .http2_keepalive_timeout(Some(Duration::from_secs(5)))
         .add_service(raft)
         .add_service(admin)
+        .add_service(master)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.cancelled_owned())
         .await;
     if let Err(e) = res {

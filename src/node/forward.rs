@@ -74,7 +74,7 @@ impl NodeShared {
             return Err(not_leader_status(&err));
         }
         match leader {
-            Some((id, info)) => match self.peers.client(id, &info.client_addr).await {
+            Some((id, info)) => match self.peers.client(id, &info.peer_addr).await {
                 Ok(client) => Ok(Route::Forward(client)),
                 Err(_) => Err(not_leader_status(&err)),
             },

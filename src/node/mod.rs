@@ -106,6 +106,8 @@ pub struct NodeShared {
 pub struct MasterNode {
     pub shared: Arc<NodeShared>,
     tasks: Vec<JoinHandle<()>>,
+    /// Dead once the data dir is released.
+    store_alive: std::sync::Weak<()>,
 }
 
 impl MasterNode {
@@ -119,6 +121,7 @@ impl MasterNode {
         let node_id = identity.node_id;
         let metrics = Arc::new(NodeMetrics::new());
         let raft_config = crate::raft::openraft_config(&config.raft).map_err(StartError::Raft)?;
+        let store_alive = prepared.store.liveness();
         let reader = prepared.store.reader.clone();
         let local = prepared.store.local.clone();
         let network = PeerNetwork::new(node_id, faults.clone());
@@ -194,15 +197,29 @@ impl MasterNode {
         };
         tasks.push(tokio::spawn(leadership::run(ctx, deps)));
         tasks.push(tokio::spawn(announce::run(shared.clone(), token)));
-        Ok(MasterNode { shared, tasks })
+        Ok(MasterNode {
+            shared,
+            tasks,
+            store_alive,
+        })
     }
 
-    /// Graceful stop: servers and loops, leader components, then Raft.
+    /// Graceful stop: servers and loops, leader components, then Raft; returns once the data dir
+    /// is released (or after a bounded wait, logged).
     pub async fn shutdown(self) {
         self.shared.shutdown.cancel();
         let _ = self.shared.ctx.raft.shutdown().await;
         for t in self.tasks {
             let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+        }
+        drop(self.shared);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while self.store_alive.strong_count() > 0 {
+            if tokio::time::Instant::now() > deadline {
+                tracing::warn!("data dir still held 10s after shutdown");
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 }

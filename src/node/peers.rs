@@ -1,5 +1,7 @@
-//! Clients to the other masters' client ports (forwarding, health probes, campaign requests),
-//! one cached channel per address, every call subject to the fault injector.
+//! Clients to the other masters' `Master` service on their peer ports (forwarding, health probes,
+//! campaign requests): master→master traffic uses the peer addresses every member knows from the
+//! membership, even before a master's client address is announced. One cached channel per
+//! address; every call is subject to the fault injector.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -29,7 +31,8 @@ impl Peers {
         }
     }
 
-    /// A client to master `to` at `addr`, or UNAVAILABLE if it cannot be dialled or is cut off.
+    /// A client to master `to` at its peer address `addr`, or UNAVAILABLE if it cannot be dialled
+    /// or is cut off.
     pub async fn client(&self, to: NodeId, addr: &str) -> Result<MasterClient<Channel>, Status> {
         if !self.faults.pass(self.self_id, to).await {
             return Err(Status::unavailable(format!(
@@ -37,9 +40,7 @@ impl Peers {
             )));
         }
         if addr.is_empty() {
-            return Err(Status::unavailable(format!(
-                "master {to} has not announced its client address yet"
-            )));
+            return Err(Status::unavailable(format!("master {to} has no known address")));
         }
         let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(c) = clients.get(addr) {

@@ -33,7 +33,7 @@ pub async fn hand_over(ctx: &RaftCtx, peers: &Peers, wait: Duration) -> Result<(
     ctx.raft.runtime_config().heartbeat(false);
     for id in &others {
         let Some(info) = membership.get_node(id) else { continue };
-        match peers.campaign(*id, &info.client_addr, Duration::from_secs(2)).await {
+        match peers.campaign(*id, &info.peer_addr, Duration::from_secs(2)).await {
             Ok(()) => break,
             Err(e) => tracing::warn!(node = id, error = %e, "campaign request failed; trying the next master"),
         }

@@ -23,7 +23,8 @@ pub fn openraft_config(t: &RaftTuning) -> Result<Config, String> {
         max_payload_entries: t.max_payload_entries,
         snapshot_policy: SnapshotPolicy::LogsSinceLast(t.snapshot_interval),
         max_in_snapshot_log_to_keep: t.snapshot_logs_to_keep,
-        purge_batch_size: 256,
+        // Purge in batches, but never wait for more than a quarter of a snapshot interval.
+        purge_batch_size: (t.snapshot_interval / 4).clamp(1, 256),
         ..Default::default()
     }
     .validate()

@@ -30,13 +30,18 @@ pub struct NodeIdentity {
 /// Handle on the `local` tree.
 #[derive(Clone)]
 pub struct LocalMeta {
+    _alive: std::sync::Arc<()>,
     db: sled::Db,
     tree: sled::Tree,
 }
 
 impl LocalMeta {
-    pub(crate) fn new(db: sled::Db, tree: sled::Tree) -> Self {
-        Self { db, tree }
+    pub(crate) fn new(db: sled::Db, tree: sled::Tree, alive: std::sync::Arc<()>) -> Self {
+        Self {
+            _alive: alive,
+            db,
+            tree,
+        }
     }
 
     pub(crate) fn storage_version(&self) -> Result<Option<u32>, StoreError> {

@@ -28,6 +28,8 @@ const KEY_PURGED: &[u8] = b"last_purged";
 /// The log store; clones share the same trees (the clone is the log reader).
 #[derive(Clone)]
 pub struct LogStore {
+    /// Counts open handles on the data dir (see `Store::liveness`).
+    _alive: Arc<()>,
     db: sled::Db,
     logs: sled::Tree,
     meta: sled::Tree,
@@ -36,10 +38,11 @@ pub struct LogStore {
 }
 
 impl LogStore {
-    pub(crate) fn open(db: sled::Db) -> Result<Self, sled::Error> {
+    pub(crate) fn open(db: sled::Db, alive: Arc<()>) -> Result<Self, sled::Error> {
         let logs = db.open_tree("raft_log")?;
         let meta = db.open_tree("raft_meta")?;
         Ok(Self {
+            _alive: alive,
             db,
             logs,
             meta,
@@ -50,7 +53,7 @@ impl LogStore {
     fn flusher(&self) -> &mpsc::UnboundedSender<LogFlushed> {
         self.flusher.get_or_init(|| {
             let (tx, rx) = mpsc::unbounded_channel();
-            tokio::spawn(run_flusher(self.db.clone(), rx));
+            tokio::spawn(run_flusher(self.db.clone(), self._alive.clone(), rx));
             tx
         })
     }
@@ -74,7 +77,7 @@ impl LogStore {
 }
 
 /// Completes queued append callbacks after one shared fsync each round.
-async fn run_flusher(db: sled::Db, mut rx: mpsc::UnboundedReceiver<LogFlushed>) {
+async fn run_flusher(db: sled::Db, _alive: Arc<()>, mut rx: mpsc::UnboundedReceiver<LogFlushed>) {
     let mut pending = Vec::new();
     while let Some(first) = rx.recv().await {
         pending.push(first);

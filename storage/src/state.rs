@@ -23,6 +23,8 @@ const KEY_MEMBERSHIP: &[u8] = b"membership";
 
 /// Shared between the state machine (writer) and every reader.
 pub(crate) struct Shared {
+    /// Counts open handles on the data dir (see `Store::liveness`).
+    _alive: Arc<()>,
     pub db: sled::Db,
     /// Key space trees in `SpaceId` order, then `sm_meta`.
     trees: Vec<sled::Tree>,
@@ -31,13 +33,19 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub fn open(db: sled::Db, feed_buffer: usize, feed_history: usize) -> Result<Arc<Self>, StoreError> {
+    pub fn open(
+        db: sled::Db,
+        alive: Arc<()>,
+        feed_buffer: usize,
+        feed_history: usize,
+    ) -> Result<Arc<Self>, StoreError> {
         let mut trees = Vec::new();
         for space in SpaceId::ALL {
             trees.push(db.open_tree(space.tree_name())?);
         }
         trees.push(db.open_tree(META_TREE)?);
         let mut shared = Shared {
+            _alive: alive,
             db,
             trees,
             feed: RwLock::new(FeedState::new(0, feed_buffer, feed_history)),

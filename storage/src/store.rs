@@ -2,6 +2,7 @@
 //! (log store, state machine, state reader, local metadata).
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Weak};
 
 use crate::error::{OpenError, StoreError};
 use crate::local::LocalMeta;
@@ -41,6 +42,7 @@ pub struct Store {
     pub reader: StateReader,
     pub local: LocalMeta,
     pub dir: PathBuf,
+    alive: Weak<()>,
 }
 
 impl Store {
@@ -71,7 +73,9 @@ impl Store {
             dir: dir.to_path_buf(),
             source,
         };
-        let local = LocalMeta::new(db.clone(), db.open_tree("local").map_err(|e| store_err(e.into()))?);
+        let alive = Arc::new(());
+        let local_tree = db.open_tree("local").map_err(|e| store_err(e.into()))?;
+        let local = LocalMeta::new(db.clone(), local_tree, alive.clone());
         match local.storage_version().map_err(store_err)? {
             Some(v) if v > STORAGE_VERSION => {
                 return Err(OpenError::NewerVersion {
@@ -86,8 +90,8 @@ impl Store {
             }
             None => return Err(OpenError::NotDmDataDir { dir: dir.to_path_buf() }),
         }
-        let log = LogStore::open(db.clone()).map_err(|e| store_err(e.into()))?;
-        let shared = Shared::open(db, opts.feed_buffer, opts.feed_history).map_err(store_err)?;
+        let log = LogStore::open(db.clone(), alive.clone()).map_err(|e| store_err(e.into()))?;
+        let shared = Shared::open(db, alive.clone(), opts.feed_buffer, opts.feed_history).map_err(store_err)?;
         let state_machine = StateMachine::new(shared, SnapshotFile::new(dir));
         let reader = state_machine.reader();
         Ok(Store {
@@ -96,7 +100,14 @@ impl Store {
             reader,
             local,
             dir: dir.to_path_buf(),
+            alive: Arc::downgrade(&alive),
         })
+    }
+
+    /// Becomes dead once every handle on the data dir (log store, state machine, readers, local
+    /// metadata) is dropped, i.e. once the data dir is released for another open.
+    pub fn liveness(&self) -> Weak<()> {
+        self.alive.clone()
     }
 
     /// Writes a storage version header (tests use it to simulate a data dir from a newer binary).

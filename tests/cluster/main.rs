@@ -1,1 +1,12 @@
+//! Cluster tests: masters in one process (the harness, with fault injection) and real `dm master`
+//! processes. Every wait has a deadline; nothing sleeps a fixed time.
 
+mod harness;
+mod kv;
+mod t10_single_node;
+mod t20_replication;
+mod t30_partition;
+mod t40_membership;
+mod t50_snapshot;
+mod t60_processes;
+mod t70_bad_input;

@@ -87,11 +87,7 @@ impl MasterService {
                 if *id == self.node.ctx.node_id {
                     true
                 } else {
-                    self.node
-                        .peers
-                        .health(*id, &n.client_addr, PROBE_TIMEOUT)
-                        .await
-                        .is_some()
+                    self.node.peers.health(*id, &n.peer_addr, PROBE_TIMEOUT).await.is_some()
                 }
             });
             let alive = join_all(probes).await;

@@ -1,0 +1,167 @@
+//! Multi-process clusters: real `dm master` processes from the built binary, killed with SIGKILL
+//! and restarted on the same ports and data dirs.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use dm::api::http::Status;
+use tempfile::TempDir;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+pub const DM: &str = env!("CARGO_BIN_EXE_dm");
+
+/// A free loopback port (bound then released; the process binds it right after).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub struct MasterProcess {
+    pub name: String,
+    pub client_addr: String,
+    pub log: PathBuf,
+    args: Vec<String>,
+    child: Option<Child>,
+}
+
+impl MasterProcess {
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = Command::new(DM)
+            .args(&self.args)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn dm master");
+        self.child = Some(child);
+    }
+
+    /// SIGKILL and reap.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "restart of a running process");
+        self.spawn();
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
+    }
+}
+
+impl Drop for MasterProcess {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+pub struct ProcessCluster {
+    pub masters: Vec<MasterProcess>,
+    /// Holds the data dirs and logs until the cluster is dropped.
+    _dir: TempDir,
+}
+
+impl ProcessCluster {
+    /// Spawns `n` masters with `--initial-cluster`.
+    pub fn start(n: usize) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let ports: Vec<(u16, u16)> = (0..n).map(|_| (free_port(), free_port())).collect();
+        let initial: Vec<String> = ports
+            .iter()
+            .enumerate()
+            .map(|(i, (_, p))| format!("m{}=http://127.0.0.1:{p}", i + 1))
+            .collect();
+        let initial = initial.join(",");
+        let masters = ports
+            .iter()
+            .enumerate()
+            .map(|(i, (c, p))| {
+                let name = format!("m{}", i + 1);
+                let data_dir = dir.path().join(&name);
+                let client_addr = format!("127.0.0.1:{c}");
+                let peer_addr = format!("127.0.0.1:{p}");
+                let args = vec![
+                    "master".into(),
+                    "--name".into(),
+                    name.clone(),
+                    "--master-addr".into(),
+                    client_addr.clone(),
+                    "--peer-urls".into(),
+                    format!("http://{peer_addr}"),
+                    "--initial-cluster".into(),
+                    initial.clone(),
+                    "--data-dir".into(),
+                    data_dir.display().to_string(),
+                ];
+                let mut m = MasterProcess {
+                    log: dir.path().join(format!("{name}.log")),
+                    name,
+                    client_addr,
+                    args,
+                    child: None,
+                };
+                m.spawn();
+                m
+            })
+            .collect();
+        ProcessCluster { masters, _dir: dir }
+    }
+
+    pub fn endpoints(&self) -> Vec<String> {
+        self.masters.iter().map(|m| m.client_addr.clone()).collect()
+    }
+
+    /// The logs of every master, for failure messages.
+    pub fn logs(&self) -> String {
+        self.masters
+            .iter()
+            .map(|m| {
+                format!(
+                    "--- {} ---\n{}",
+                    m.name,
+                    std::fs::read_to_string(&m.log).unwrap_or_default()
+                )
+            })
+            .collect()
+    }
+}
+
+/// GET `/status` of a master; `None` if it does not answer.
+pub async fn status(addr: &str) -> Option<Status> {
+    let body = http_get(addr, "/status").await?;
+    serde_json::from_str(&body).ok()
+}
+
+/// A minimal HTTP/1.1 GET; returns the body of a 200 answer.
+pub async fn http_get(addr: &str, path: &str) -> Option<String> {
+    let fut = async {
+        let mut s = TcpStream::connect(addr).await.ok()?;
+        let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        s.write_all(req.as_bytes()).await.ok()?;
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).await.ok()?;
+        let text = String::from_utf8(buf).ok()?;
+        let (head, body) = text.split_once("\r\n\r\n")?;
+        head.starts_with("HTTP/1.1 200").then(|| body.to_string())
+    };
+    tokio::time::timeout(Duration::from_secs(5), fut).await.ok().flatten()
+}
+
+/// Runs `dm` with `args` to completion (for bad-input tests).
+pub fn run_dm(args: &[&str], cwd: &std::path::Path) -> Output {
+    Command::new(DM).args(args).current_dir(cwd).output().expect("run dm")
+}
