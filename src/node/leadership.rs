@@ -11,6 +11,8 @@
 //!    sooner than one lease later.
 //! 4. Losing (any condition false, or a new term): unpublish first, then cancel the token, so no
 //!    request reaches a stopping leader and every component stops at once.
+//! 5. Each round also applies the eviction rules of `evict` (when an evicted master may campaign,
+//!    when it must hand leadership on).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,6 +22,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::ctx::RaftCtx;
+use super::evict::{EvictAction, EvictState};
 use super::leader::LeaderHandle;
 use super::peers::Peers;
 use super::transfer::hand_over;
@@ -92,6 +95,7 @@ pub async fn run(ctx: RaftCtx, deps: LeadershipDeps) {
     let mut tick = tokio::time::interval(deps.tick);
     let mut current: Option<Arc<LeaderHandle>> = None;
     let mut retry_after: Option<Instant> = None;
+    let mut evict = EvictState::default();
     loop {
         tokio::select! {
             _ = deps.shutdown.cancelled() => break,
@@ -100,7 +104,21 @@ pub async fn run(ctx: RaftCtx, deps: LeadershipDeps) {
         }
         let m = metrics.borrow().clone();
         ctx.metrics.observe_raft(&m);
-        let lead = should_lead(&m, deps.lease, deps.evicted.load(Ordering::SeqCst));
+        let evicted = deps.evicted.load(Ordering::SeqCst);
+        for action in evict.step(&m, evicted, Instant::now(), deps.lease) {
+            match action {
+                EvictAction::SetElect(on) => ctx.raft.runtime_config().elect(on),
+                EvictAction::HandOver => {
+                    let (ctx, peers, wait) = (ctx.clone(), deps.peers.clone(), deps.lease * 8);
+                    tokio::spawn(async move {
+                        if let Err(e) = hand_over(&ctx, &peers, wait).await {
+                            tracing::warn!(error = %e, "evicted master could not hand leadership over");
+                        }
+                    });
+                }
+            }
+        }
+        let lead = should_lead(&m, deps.lease, evicted);
         if let Some(h) = &current
             && (!lead || h.term != m.current_term || h.is_stopped())
         {

@@ -10,6 +10,7 @@ pub mod announce;
 pub mod bootstrap;
 pub mod ctx;
 pub mod error;
+pub mod evict;
 pub mod follow;
 pub mod forward;
 pub mod leader;

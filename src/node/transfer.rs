@@ -1,19 +1,24 @@
 //! Handing leadership to another master (openraft 0.9 has no transfer call).
 //!
 //! 1. Stop sending heartbeats, so the followers' leader lease runs out.
-//! 2. Ask the most caught-up other voter to campaign at once (`Campaign` on its client port); a
-//!    leader whose own lease has passed grants that vote, which is a majority in a 3-node cluster.
-//!    In larger clusters the followers time out and elect among themselves shortly after.
+//! 2. Take the other voters most caught-up first. For each: wait (bounded) until it holds every
+//!    entry of this leader's log — a candidate with a shorter log can never win — then ask it to
+//!    campaign at once (`Campaign`, refused by an evicted master). A leader whose own lease has
+//!    passed grants that vote, a majority in a 3-node cluster; in larger clusters the followers
+//!    time out and elect among themselves shortly after.
 //! 3. Wait (bounded) until another node leads, then resume heartbeats.
 //!
-//! Used by `operate-leader evict` (with elections disabled on this node first) and when leader
-//! components cannot start.
+//! Used by `operate-leader evict` (elections are disabled on this node first), when an evicted
+//! master had to take leadership, and when leader components cannot start.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::ctx::RaftCtx;
 use super::error::NodeError;
 use super::peers::Peers;
+
+/// How long one candidate may take to catch up before the next is tried.
+const CATCH_UP_WAIT: Duration = Duration::from_secs(2);
 
 pub async fn hand_over(ctx: &RaftCtx, peers: &Peers, wait: Duration) -> Result<(), NodeError> {
     let m = ctx.raft_metrics();
@@ -26,21 +31,40 @@ pub async fn hand_over(ctx: &RaftCtx, peers: &Peers, wait: Duration) -> Result<(
     if m.current_leader != Some(me) {
         return Ok(());
     }
-    // Most caught-up first.
+    let started = Instant::now();
     if let Some(repl) = &m.replication {
         others.sort_by_key(|id| std::cmp::Reverse(repl.get(id).copied().flatten().map(|l| l.index)));
     }
     ctx.raft.runtime_config().heartbeat(false);
     for id in &others {
         let Some(info) = membership.get_node(id) else { continue };
+        let caught_up = ctx
+            .raft
+            .wait(Some(CATCH_UP_WAIT))
+            .metrics(
+                |m| {
+                    let matched = m
+                        .replication
+                        .as_ref()
+                        .and_then(|r| r.get(id).copied().flatten())
+                        .map(|l| l.index);
+                    matched.is_some() && matched >= m.last_log_index
+                },
+                "candidate holds the whole log",
+            )
+            .await;
+        if caught_up.is_err() {
+            tracing::warn!(node = id, "master not caught up; trying the next one");
+            continue;
+        }
         match peers.campaign(*id, &info.peer_addr, Duration::from_secs(2)).await {
             Ok(()) => break,
-            Err(e) => tracing::warn!(node = id, error = %e, "campaign request failed; trying the next master"),
+            Err(e) => tracing::warn!(node = id, error = %e, "campaign request refused; trying the next master"),
         }
     }
     let moved = ctx
         .raft
-        .wait(Some(wait))
+        .wait(Some(wait.saturating_sub(started.elapsed())))
         .metrics(
             |m| m.current_leader.is_some_and(|l| l != me),
             "leadership moved to another master",

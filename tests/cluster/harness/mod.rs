@@ -20,6 +20,16 @@ use tonic::transport::Channel;
 
 pub use wait::{wait_until, wait_until_some};
 
+/// Logs to stderr when `DM_TEST_LOG` is set (a tracing filter, e.g. `info,openraft=info`).
+pub fn init_test_logging() {
+    if let Ok(filter) = std::env::var("DM_TEST_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
+    }
+}
+
 /// Generous: cluster tests run on a loaded 2-core machine.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -74,6 +84,7 @@ impl TestCluster {
 
     /// Starts `n` masters, letting `tweak` adjust each config first.
     pub async fn start_with(n: usize, tweak: impl Fn(&mut MasterConfig)) -> Self {
+        init_test_logging();
         let dir = tempfile::tempdir().expect("temp dir");
         let mut listeners = Vec::new();
         for _ in 0..n {
