@@ -3,7 +3,8 @@
 //! It tries the last master that answered first, then the given endpoints in order; an
 //! UNAVAILABLE answer (unreachable, or NotLeader) moves on, going straight to the leader when the
 //! answer names it (`dm-leader-addr`). While no master answers it retries until the deadline.
-//! Any other answer is final.
+//! A call that timed out may have been applied, so it is retried only for calls marked
+//! idempotent; any other answer is final.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -57,18 +58,20 @@ pub struct ClusterClient {
     clients: HashMap<String, MasterClient<Channel>>,
     deadline: Duration,
     per_call: Duration,
+    /// Retry calls whose outcome is unknown (timed out): only safe for idempotent calls.
+    idempotent: bool,
 }
 
 impl ClusterClient {
     /// `deadline` bounds the whole call including retries.
     pub fn new(endpoints: Vec<String>, deadline: Duration) -> Self {
-        Self {
-            endpoints,
-            preferred: None,
-            clients: HashMap::new(),
-            deadline,
-            per_call: deadline,
-        }
+        Self { endpoints, preferred: None, clients: HashMap::new(), deadline, per_call: deadline, idempotent: false }
+    }
+
+    /// Marks the calls as idempotent, so timed-out attempts are retried too.
+    pub fn idempotent(mut self) -> Self {
+        self.idempotent = true;
+        self
     }
 
     /// Bounds each attempt separately (default: the whole deadline).
@@ -105,12 +108,7 @@ impl ClusterClient {
         let mut backoff = Duration::from_millis(50);
         loop {
             let mut order: Vec<String> = self.preferred.iter().cloned().collect();
-            order.extend(
-                self.endpoints
-                    .iter()
-                    .filter(|e| Some(*e) != self.preferred.as_ref())
-                    .cloned(),
-            );
+            order.extend(self.endpoints.iter().filter(|e| Some(*e) != self.preferred.as_ref()).cloned());
             let mut i = 0;
             while i < order.len() {
                 let addr = order[i].clone();
@@ -128,7 +126,10 @@ impl ClusterClient {
                         self.preferred = Some(addr);
                         return Ok(resp.into_inner());
                     }
-                    Ok(Err(s)) if matches!(s.code(), Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled) => {
+                    Ok(Err(s))
+                        if s.code() == Code::Unavailable
+                            || (self.idempotent && matches!(s.code(), Code::DeadlineExceeded | Code::Cancelled)) =>
+                    {
                         last = format!("{addr}: {}", s.message());
                         if let Some(hint) = s.metadata().get(LEADER_ADDR_HEADER).and_then(|v| v.to_str().ok())
                             && !hint.is_empty()
@@ -138,7 +139,12 @@ impl ClusterClient {
                         }
                     }
                     Ok(Err(s)) => return Err(ClientError::Status(s)),
-                    Err(_) => last = format!("{addr}: timed out"),
+                    Err(_) if self.idempotent => last = format!("{addr}: timed out"),
+                    Err(_) => {
+                        return Err(ClientError::Status(Status::deadline_exceeded(format!(
+                            "{addr}: timed out; the outcome is unknown"
+                        ))));
+                    }
                 }
             }
             if start.elapsed() >= self.deadline {

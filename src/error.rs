@@ -62,6 +62,8 @@ pub enum ErrorCode {
     Timeout = 38057,
     /// The cluster is not initialised yet (no leader has recorded its id).
     ClusterNotReady = 38058,
+    /// The master is in the wrong state for the operation (e.g. promoting one being removed).
+    MemberStateInvalid = 38059,
 }
 
 impl ErrorCode {
@@ -85,10 +87,7 @@ pub struct UserError {
 
 impl UserError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
+        Self { code, message: message.into() }
     }
 }
 

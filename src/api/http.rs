@@ -63,16 +63,12 @@ async fn status(State(node): State<Arc<NodeShared>>) -> Json<Status> {
 async fn health(State(node): State<Arc<NodeShared>>) -> impl IntoResponse {
     match node.ctx.known_leader() {
         Some(_) => (StatusCode::OK, Json(serde_json::json!({"health": "true"}))),
-        None => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({"health": "false", "reason": "no leader"})),
-        ),
+        None => (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"health": "false", "reason": "no leader"}))),
     }
 }
 
 async fn metrics(State(node): State<Arc<NodeShared>>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        node.ctx.metrics.render(),
-    )
+    // The Raft gauges are read at scrape time, so they are never older than the scrape.
+    node.ctx.metrics.observe_raft(&node.ctx.raft_metrics());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], node.ctx.metrics.render())
 }

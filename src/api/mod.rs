@@ -52,9 +52,7 @@ pub async fn serve_client(listener: TcpListener, node: Arc<NodeShared>, shutdown
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let grpc = tonic::service::Routes::new(master).prepare();
     let app = http::router(node).merge(grpc.into_axum_router());
-    let res = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await;
+    let res = axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await;
     if let Err(e) = res {
         tracing::error!(error = %e, "client server stopped");
     }

@@ -88,21 +88,13 @@ fn members_json(r: &ListMemberResponse) -> Value {
 pub async fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
     let deadline = duration::parse(&args.rpc_timeout)
         .map_err(|e| UserError::new(ErrorCode::ConfigInvalid, format!("invalid --rpc-timeout: {e}")))?;
-    let endpoints: Vec<String> = args
-        .master_addr
-        .iter()
-        .map(|a| a.trim_start_matches("http://").to_string())
-        .collect();
+    let endpoints: Vec<String> = args.master_addr.iter().map(|a| a.trim_start_matches("http://").to_string()).collect();
     let mut client =
         ClusterClient::new(endpoints, deadline).with_attempt_timeout(deadline.min(Duration::from_secs(60)));
     let to_user = |e: crate::client::ClientError| e.to_user();
     match args.command {
         CtlCommand::ListMember { leader, master, name } => {
-            let req = ListMemberRequest {
-                leader,
-                master,
-                names: name,
-            };
+            let req = ListMemberRequest { leader, master, names: name };
             let r = crate::cluster_call!(client, list_member, req).map_err(to_user)?;
             Ok(finish(r.result, members_json(&r)))
         }
@@ -114,10 +106,7 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
                 )
                 .into());
             }
-            let req = OfflineMemberRequest {
-                r#type: "master".into(),
-                name,
-            };
+            let req = OfflineMemberRequest { r#type: "master".into(), name };
             let r = crate::cluster_call!(client, offline_member, req).map_err(to_user)?;
             Ok(finish(r.result, json!({"result": r.result, "msg": r.msg})))
         }

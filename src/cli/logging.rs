@@ -8,15 +8,9 @@ use std::sync::Mutex;
 use tracing_subscriber::EnvFilter;
 
 pub fn init(level: &str, file: Option<&Path>) -> anyhow::Result<()> {
-    let libs = if matches!(level, "debug" | "trace") {
-        level
-    } else {
-        "warn"
-    };
+    let libs = if matches!(level, "debug" | "trace") { level } else { "warn" };
     let filter = EnvFilter::try_from_env("DM_LOG").unwrap_or_else(|_| {
-        EnvFilter::new(format!(
-            "{level},openraft={libs},sled={libs},h2=warn,hyper=warn,tower=warn"
-        ))
+        EnvFilter::new(format!("{level},openraft={libs},sled={libs},h2=warn,hyper=warn,tower=warn"))
     });
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
     let res = match file {

@@ -98,9 +98,7 @@ pub async fn run(args: MasterArgs) -> anyhow::Result<()> {
     };
     tracing::info!(name = %config.name, client = %config.advertise_addr, peer = %config.advertise_peer_addr,
         data_dir = %config.data_dir.display(), "starting dm master");
-    let node = MasterNode::start(config, listeners, Arc::new(Faults::default()))
-        .await
-        .map_err(|e| e.to_user())?;
+    let node = MasterNode::start(config, listeners, Arc::new(Faults::default())).await.map_err(|e| e.to_user())?;
     wait_for_signal().await;
     tracing::info!("shutting down");
     node.shutdown().await;

@@ -6,20 +6,14 @@ pub fn normalize(key: &'static str, text: &str) -> Result<String, super::ConfigE
     let invalid = |reason: String| super::ConfigError::Invalid { key, reason };
     let t = text.trim();
     if t.starts_with("https://") {
-        return Err(invalid(format!(
-            "{t}: TLS is not supported yet; use plain host:port or http://host:port"
-        )));
+        return Err(invalid(format!("{t}: TLS is not supported yet; use plain host:port or http://host:port")));
     }
     let t = t.strip_prefix("http://").unwrap_or(t).trim_end_matches('/');
-    let (host, port) = t
-        .rsplit_once(':')
-        .ok_or_else(|| invalid(format!("\"{text}\" is not host:port")))?;
+    let (host, port) = t.rsplit_once(':').ok_or_else(|| invalid(format!("\"{text}\" is not host:port")))?;
     if host.contains('/') || host.contains(' ') {
         return Err(invalid(format!("\"{text}\" is not host:port")));
     }
-    let port: u16 = port
-        .parse()
-        .map_err(|_| invalid(format!("\"{text}\" has no valid port")))?;
+    let port: u16 = port.parse().map_err(|_| invalid(format!("\"{text}\" has no valid port")))?;
     Ok(format!("{host}:{port}"))
 }
 
@@ -39,11 +33,7 @@ pub fn is_dialable(addr: &str) -> bool {
 
 /// Splits a comma-separated list, dropping empty items.
 pub fn split_list(text: &str) -> Vec<String> {
-    text.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(String::from)
-        .collect()
+    text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
 }
 
 #[cfg(test)]

@@ -11,19 +11,13 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     let mut total = 0f64;
     let mut rest = s;
     while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
         if num_len == 0 {
             return Err(format!("\"{text}\" is not a duration like 500ms, 30s, 1m"));
         }
-        let value: f64 = rest[..num_len]
-            .parse()
-            .map_err(|_| format!("bad number in duration \"{text}\""))?;
+        let value: f64 = rest[..num_len].parse().map_err(|_| format!("bad number in duration \"{text}\""))?;
         rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
         let scale = match &rest[..unit_len] {
             "ns" => 1e-9,
             "us" | "µs" => 1e-6,
@@ -46,13 +40,7 @@ mod tests {
 
     #[test]
     fn t10_durations() {
-        let ok = [
-            ("500ms", 500),
-            ("1.5s", 1500),
-            ("30s", 30_000),
-            ("1m", 60_000),
-            ("1h30m", 5_400_000),
-        ];
+        let ok = [("500ms", 500), ("1.5s", 1500), ("30s", 30_000), ("1m", 60_000), ("1h30m", 5_400_000)];
         for (text, ms) in ok {
             assert_eq!(parse(text), Ok(Duration::from_millis(ms)), "{text}");
         }

@@ -55,10 +55,8 @@ impl MasterConfigFile {
     /// Reads a TOML file; unknown keys name the key and its line.
     pub fn load(path: &std::path::Path) -> Result<Self, ConfigError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
-            path: shown.clone(),
-            reason: e.to_string(),
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::File { path: shown.clone(), reason: e.to_string() })?;
         toml::from_str(&text).map_err(|e| {
             let reason = e.to_string().trim().to_string();
             if reason.contains("unknown field") {
@@ -131,8 +129,8 @@ impl Default for RaftTuning {
     fn default() -> Self {
         Self {
             heartbeat_interval: Duration::from_millis(100),
-            election_timeout_min: Duration::from_millis(400),
-            election_timeout_max: Duration::from_millis(800),
+            election_timeout_min: Duration::from_millis(200),
+            election_timeout_max: Duration::from_millis(400),
             snapshot_interval: 5000,
             snapshot_logs_to_keep: 1000,
             max_payload_entries: 300,
@@ -162,36 +160,20 @@ pub struct MasterConfig {
 }
 
 fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        key,
-        reason: reason.into(),
-    }
+    ConfigError::Invalid { key, reason: reason.into() }
 }
 
 fn default_name() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     let host = host.trim();
-    if host.is_empty() {
-        "dm-master".to_string()
-    } else {
-        format!("dm-master-{host}")
-    }
+    if host.is_empty() { "dm-master".to_string() } else { format!("dm-master-{host}") }
 }
 
 fn check_name(key: &'static str, name: &str) -> Result<(), ConfigError> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(invalid(
-            key,
-            format!("\"{name}\": use 1-64 letters, digits, '-', '_' or '.'"),
-        ))
-    }
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok { Ok(()) } else { Err(invalid(key, format!("\"{name}\": use 1-64 letters, digits, '-', '_' or '.'"))) }
 }
 
 /// One peer URL (DM accepts a list; dm runs one peer listener).
@@ -220,17 +202,12 @@ pub fn parse_initial_cluster(text: &str) -> Result<Vec<InitialMember>, ConfigErr
             return Err(bad(format!("{name}={url}: the peer URL needs a host others can dial")));
         }
         if !names.insert(name.to_string()) {
-            return Err(bad(format!(
-                "name {name} appears twice; every master needs its own name"
-            )));
+            return Err(bad(format!("name {name} appears twice; every master needs its own name")));
         }
         if !addrs.insert(peer_addr.clone()) {
             return Err(bad(format!("peer address {peer_addr} appears twice")));
         }
-        out.push(InitialMember {
-            name: name.to_string(),
-            peer_addr,
-        });
+        out.push(InitialMember { name: name.to_string(), peer_addr });
     }
     if out.is_empty() {
         return Err(bad("empty; give name=URL pairs separated by commas".into()));
@@ -243,10 +220,7 @@ impl MasterConfigFile {
     pub fn validate(self) -> Result<MasterConfig, ConfigError> {
         let name = self.name.unwrap_or_else(default_name);
         check_name("name", &name)?;
-        let master_addr = normalize(
-            "master-addr",
-            self.master_addr.as_deref().unwrap_or(DEFAULT_MASTER_ADDR),
-        )?;
+        let master_addr = normalize("master-addr", self.master_addr.as_deref().unwrap_or(DEFAULT_MASTER_ADDR))?;
         let advertise_addr = match &self.advertise_addr {
             Some(a) => normalize("advertise-addr", a)?,
             None => master_addr.clone(),
@@ -273,10 +247,7 @@ impl MasterConfigFile {
             && state != "new"
             && state != "existing"
         {
-            return Err(invalid(
-                "initial-cluster-state",
-                format!("\"{state}\": use new or existing"),
-            ));
+            return Err(invalid("initial-cluster-state", format!("\"{state}\": use new or existing")));
         }
         let peer_given = self.peer_urls.is_some() || self.advertise_peer_urls.is_some();
         let mut peer_addr = single_url("peer-urls", self.peer_urls.as_deref().unwrap_or(DEFAULT_PEER_ADDR))?;
@@ -291,10 +262,7 @@ impl MasterConfigFile {
                     if !is_dialable(&advertise_peer_addr) {
                         return Err(invalid("advertise-peer-urls", "set it when peer-urls has no host"));
                     }
-                    vec![InitialMember {
-                        name: name.clone(),
-                        peer_addr: advertise_peer_addr.clone(),
-                    }]
+                    vec![InitialMember { name: name.clone(), peer_addr: advertise_peer_addr.clone() }]
                 }
             };
             let me = members.iter().find(|m| m.name == name).ok_or_else(|| {
@@ -324,10 +292,7 @@ impl MasterConfigFile {
             l @ ("trace" | "debug" | "info" | "warn" | "error") => l.to_string(),
             "fatal" => "error".to_string(),
             other => {
-                return Err(invalid(
-                    "log-level",
-                    format!("\"{other}\": use debug, info, warn or error"),
-                ));
+                return Err(invalid("log-level", format!("\"{other}\": use debug, info, warn or error")));
             }
         };
         let rpc_timeout = match &self.rpc_timeout {
@@ -362,10 +327,7 @@ fn raft_tuning(f: RaftFile) -> Result<(RaftTuning, u64), ConfigError> {
     let heartbeat_interval = dur("raft.heartbeat-interval", f.heartbeat_interval, d.heartbeat_interval)?;
     let election_timeout_min = dur("raft.election-timeout", f.election_timeout, d.election_timeout_min)?;
     if heartbeat_interval.is_zero() || election_timeout_min < heartbeat_interval * 2 {
-        return Err(invalid(
-            "raft.election-timeout",
-            "must be at least twice raft.heartbeat-interval",
-        ));
+        return Err(invalid("raft.election-timeout", "must be at least twice raft.heartbeat-interval"));
     }
     let snapshot_interval = f.snapshot_interval.unwrap_or(d.snapshot_interval);
     if snapshot_interval == 0 {

@@ -3,10 +3,7 @@
 use super::*;
 
 fn flags() -> MasterConfigFile {
-    MasterConfigFile {
-        name: Some("m1".into()),
-        ..Default::default()
-    }
+    MasterConfigFile { name: Some("m1".into()), ..Default::default() }
 }
 
 #[test]
@@ -18,10 +15,7 @@ fn t10_defaults_are_a_single_node_dev_cluster() {
     assert_eq!(c.data_dir, PathBuf::from("dm-data/m1"));
     assert_eq!(
         c.cluster,
-        ClusterSpec::Initial(vec![InitialMember {
-            name: "m1".into(),
-            peer_addr: "127.0.0.1:8291".into()
-        }])
+        ClusterSpec::Initial(vec![InitialMember { name: "m1".into(), peer_addr: "127.0.0.1:8291".into() }])
     );
     assert_eq!(c.rpc_timeout, Duration::from_secs(30));
 }
@@ -35,14 +29,7 @@ fn t20_initial_cluster_sets_the_peer_address_when_no_peer_flag() {
     match c.cluster {
         ClusterSpec::Initial(m) => {
             let names: Vec<_> = m.iter().map(|m| (m.name.as_str(), m.peer_addr.as_str())).collect();
-            assert_eq!(
-                names,
-                vec![
-                    ("m1", "10.0.0.1:8291"),
-                    ("m2", "10.0.0.2:8291"),
-                    ("m3", "10.0.0.3:8291")
-                ]
-            );
+            assert_eq!(names, vec![("m1", "10.0.0.1:8291"), ("m2", "10.0.0.2:8291"), ("m3", "10.0.0.3:8291")]);
         }
         other => panic!("{other:?}"),
     }
@@ -54,137 +41,51 @@ fn t30_bad_input_is_refused_with_the_right_code() {
     let cases: Vec<(&str, MasterConfigFile, crate::error::ErrorCode)> = vec![
         (
             "malformed initial-cluster",
-            MasterConfigFile {
-                initial_cluster: Some("m1".into()),
-                ..flags()
-            },
+            MasterConfigFile { initial_cluster: Some("m1".into()), ..flags() },
             InitialClusterInvalid,
         ),
         (
             "duplicate names",
-            MasterConfigFile {
-                initial_cluster: Some("m1=h1:1,m1=h2:1".into()),
-                ..flags()
-            },
+            MasterConfigFile { initial_cluster: Some("m1=h1:1,m1=h2:1".into()), ..flags() },
             InitialClusterInvalid,
         ),
         (
             "duplicate peer urls",
-            MasterConfigFile {
-                initial_cluster: Some("m1=h1:1,m2=h1:1".into()),
-                ..flags()
-            },
+            MasterConfigFile { initial_cluster: Some("m1=h1:1,m2=h1:1".into()), ..flags() },
             InitialClusterInvalid,
         ),
         (
             "self not listed",
-            MasterConfigFile {
-                initial_cluster: Some("m2=h1:1".into()),
-                ..flags()
-            },
+            MasterConfigFile { initial_cluster: Some("m2=h1:1".into()), ..flags() },
             InitialClusterInvalid,
         ),
         (
             "peer flag disagrees",
-            MasterConfigFile {
-                initial_cluster: Some("m1=h1:1".into()),
-                peer_urls: Some("h1:2".into()),
-                ..flags()
-            },
+            MasterConfigFile { initial_cluster: Some("m1=h1:1".into()), peer_urls: Some("h1:2".into()), ..flags() },
             InitialClusterInvalid,
         ),
-        (
-            "join self",
-            MasterConfigFile {
-                join: Some("127.0.0.1:9,127.0.0.1:8261".into()),
-                ..flags()
-            },
-            JoinSelf,
-        ),
+        ("join self", MasterConfigFile { join: Some("127.0.0.1:9,127.0.0.1:8261".into()), ..flags() }, JoinSelf),
         (
             "join with initial-cluster",
-            MasterConfigFile {
-                join: Some("h:1".into()),
-                initial_cluster: Some("m1=h1:1".into()),
-                ..flags()
-            },
+            MasterConfigFile { join: Some("h:1".into()), initial_cluster: Some("m1=h1:1".into()), ..flags() },
             ConfigConflict,
         ),
-        (
-            "bad name",
-            MasterConfigFile {
-                name: Some("a b".into()),
-                ..Default::default()
-            },
-            ConfigInvalid,
-        ),
-        (
-            "bad addr",
-            MasterConfigFile {
-                master_addr: Some("nohost".into()),
-                ..flags()
-            },
-            ConfigInvalid,
-        ),
-        (
-            "wildcard advertise",
-            MasterConfigFile {
-                master_addr: Some(":8261".into()),
-                ..flags()
-            },
-            ConfigInvalid,
-        ),
-        (
-            "tls",
-            MasterConfigFile {
-                peer_urls: Some("https://h:1".into()),
-                ..flags()
-            },
-            ConfigInvalid,
-        ),
-        (
-            "two peer urls",
-            MasterConfigFile {
-                peer_urls: Some("h:1,h:2".into()),
-                ..flags()
-            },
-            ConfigInvalid,
-        ),
-        (
-            "log level",
-            MasterConfigFile {
-                log_level: Some("loud".into()),
-                ..flags()
-            },
-            ConfigInvalid,
-        ),
-        (
-            "rpc timeout",
-            MasterConfigFile {
-                rpc_timeout: Some("10".into()),
-                ..flags()
-            },
-            ConfigInvalid,
-        ),
+        ("bad name", MasterConfigFile { name: Some("a b".into()), ..Default::default() }, ConfigInvalid),
+        ("bad addr", MasterConfigFile { master_addr: Some("nohost".into()), ..flags() }, ConfigInvalid),
+        ("wildcard advertise", MasterConfigFile { master_addr: Some(":8261".into()), ..flags() }, ConfigInvalid),
+        ("tls", MasterConfigFile { peer_urls: Some("https://h:1".into()), ..flags() }, ConfigInvalid),
+        ("two peer urls", MasterConfigFile { peer_urls: Some("h:1,h:2".into()), ..flags() }, ConfigInvalid),
+        ("log level", MasterConfigFile { log_level: Some("loud".into()), ..flags() }, ConfigInvalid),
+        ("rpc timeout", MasterConfigFile { rpc_timeout: Some("10".into()), ..flags() }, ConfigInvalid),
         (
             "election vs heartbeat",
             MasterConfigFile {
-                raft: Some(RaftFile {
-                    election_timeout: Some("100ms".into()),
-                    ..Default::default()
-                }),
+                raft: Some(RaftFile { election_timeout: Some("100ms".into()), ..Default::default() }),
                 ..flags()
             },
             ConfigInvalid,
         ),
-        (
-            "cluster state",
-            MasterConfigFile {
-                initial_cluster_state: Some("old".into()),
-                ..flags()
-            },
-            ConfigInvalid,
-        ),
+        ("cluster state", MasterConfigFile { initial_cluster_state: Some("old".into()), ..flags() }, ConfigInvalid),
     ];
     for (what, input, code) in cases {
         match input.validate() {
@@ -204,10 +105,7 @@ fn t40_file_then_flags_flags_win_and_unknown_keys_fail() {
     )
     .unwrap();
     let file = MasterConfigFile::load(&path).unwrap();
-    let merged = file.merge(MasterConfigFile {
-        name: Some("from-flag".into()),
-        ..Default::default()
-    });
+    let merged = file.merge(MasterConfigFile { name: Some("from-flag".into()), ..Default::default() });
     let c = merged.validate().unwrap();
     assert_eq!(
         (c.name.as_str(), c.master_addr.as_str(), c.log_level.as_str()),
@@ -223,8 +121,5 @@ fn t40_file_then_flags_flags_win_and_unknown_keys_fail() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(matches!(
-        MasterConfigFile::load(&dir.path().join("missing.toml")),
-        Err(ConfigError::File { .. })
-    ));
+    assert!(matches!(MasterConfigFile::load(&dir.path().join("missing.toml")), Err(ConfigError::File { .. })));
 }

@@ -31,7 +31,8 @@ pub struct NodeAnnouncement {
 
 /// Steps 1–2 and the retry of step 3, until shutdown.
 pub async fn run(node: Arc<NodeShared>, shutdown: CancellationToken) {
-    let mut metrics = node.ctx.raft.metrics();
+    // Server metrics change only with leadership and membership, not with every entry.
+    let mut metrics = node.ctx.raft.server_metrics();
     let mut retry = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
@@ -49,16 +50,12 @@ pub async fn run(node: Arc<NodeShared>, shutdown: CancellationToken) {
         }
         let res = if m.current_leader == Some(me) {
             match node.leadership.current() {
-                Some(leader) => leader
-                    .update_node(me, node.info.clone())
-                    .await
-                    .map_err(|e| e.to_string()),
+                Some(leader) => leader.update_node(me, node.info.clone()).await.map_err(|e| e.to_string()),
                 None => continue,
             }
         } else {
-            let leader = m
-                .current_leader
-                .and_then(|l| m.membership_config.membership().get_node(&l).cloned().map(|n| (l, n)));
+            let leader =
+                m.current_leader.and_then(|l| m.membership_config.membership().get_node(&l).cloned().map(|n| (l, n)));
             match leader {
                 Some((id, info)) => send(&node, id, &info.peer_addr).await,
                 None => continue,
@@ -78,10 +75,7 @@ async fn send(node: &NodeShared, leader: NodeId, peer_addr: &str) -> Result<(), 
         return Err("leader unreachable (fault injection)".into());
     }
     let mut client = PeerAdminClient::new(dial(peer_addr).map_err(|e| e.to_string())?);
-    let msg = NodeAnnouncement {
-        node_id: node.ctx.node_id,
-        info: node.info.clone(),
-    };
+    let msg = NodeAnnouncement { node_id: node.ctx.node_id, info: node.info.clone() };
     let mut req = Request::new(RaftMessage { data: encode(&msg) });
     req.set_timeout(Duration::from_secs(5));
     let reply = client.announce_node(req).await.map_err(|s| s.message().to_string())?;

@@ -44,10 +44,7 @@ pub struct Prepared {
 const JOIN_DEADLINE: Duration = Duration::from_secs(60);
 
 fn store_options(config: &MasterConfig) -> StoreOptions {
-    StoreOptions {
-        cache_capacity_bytes: config.cache_capacity_bytes,
-        ..Default::default()
-    }
+    StoreOptions { cache_capacity_bytes: config.cache_capacity_bytes, ..Default::default() }
 }
 
 fn open(config: &MasterConfig) -> Result<Store, StartError> {
@@ -66,19 +63,13 @@ pub async fn prepare(config: &MasterConfig) -> Result<Prepared, StartError> {
     }
     match &config.cluster {
         ClusterSpec::Initial(members) => {
-            let pos = members
-                .iter()
-                .position(|m| m.name == config.name)
-                .expect("validated: self is listed");
-            let nodes = members
+            let pos = members.iter().position(|m| m.name == config.name).expect("validated: self is listed");
+            let nodes: Vec<(NodeId, NodeInfo)> = members
                 .iter()
                 .enumerate()
                 .map(|(i, m)| {
-                    let info = NodeInfo {
-                        name: m.name.clone(),
-                        peer_addr: m.peer_addr.clone(),
-                        client_addr: String::new(),
-                    };
+                    let info =
+                        NodeInfo { name: m.name.clone(), peer_addr: m.peer_addr.clone(), client_addr: String::new() };
                     (i as NodeId + 1, info)
                 })
                 .collect();
@@ -89,17 +80,15 @@ pub async fn prepare(config: &MasterConfig) -> Result<Prepared, StartError> {
                 cluster_id: None,
                 joined: true,
                 join_endpoints: Vec::new(),
+                initial_members: nodes.clone(),
             };
             store.local.set_identity(&identity).await.map_err(StartError::Storage)?;
-            Ok(Prepared {
-                store,
-                identity,
-                plan: StartPlan::Initialize(nodes),
-            })
+            Ok(Prepared { store, identity, plan: StartPlan::Initialize(nodes.into_iter().collect()) })
         }
         ClusterSpec::Join(endpoints) => {
-            let mut client =
-                ClusterClient::new(endpoints.clone(), JOIN_DEADLINE).with_attempt_timeout(Duration::from_secs(10));
+            let mut client = ClusterClient::new(endpoints.clone(), JOIN_DEADLINE)
+                .with_attempt_timeout(Duration::from_secs(10))
+                .idempotent();
             let req = JoinClusterRequest {
                 name: config.name.clone(),
                 peer_addr: config.advertise_peer_addr.clone(),
@@ -107,10 +96,7 @@ pub async fn prepare(config: &MasterConfig) -> Result<Prepared, StartError> {
             };
             let resp = crate::cluster_call!(client, join_cluster, req).map_err(StartError::Client)?;
             if !resp.result {
-                return Err(StartError::JoinRefused {
-                    code: resp.code,
-                    msg: resp.msg,
-                });
+                return Err(StartError::JoinRefused { code: resp.code, msg: resp.msg });
             }
             let store = open(config)?;
             let identity = NodeIdentity {
@@ -119,20 +105,11 @@ pub async fn prepare(config: &MasterConfig) -> Result<Prepared, StartError> {
                 cluster_id: Some(resp.cluster_id),
                 joined: false,
                 join_endpoints: endpoints.clone(),
+                initial_members: Vec::new(),
             };
             store.local.set_identity(&identity).await.map_err(StartError::Storage)?;
-            tracing::info!(
-                node_id = resp.node_id,
-                cluster_id = resp.cluster_id,
-                "reserved a node id in the cluster"
-            );
-            Ok(Prepared {
-                store,
-                identity,
-                plan: StartPlan::Promote {
-                    endpoints: endpoints.clone(),
-                },
-            })
+            tracing::info!(node_id = resp.node_id, cluster_id = resp.cluster_id, "reserved a node id in the cluster");
+            Ok(Prepared { store, identity, plan: StartPlan::Promote { endpoints: endpoints.clone() } })
         }
     }
 }
@@ -145,16 +122,10 @@ async fn restart(config: &MasterConfig, store: Store, identity: NodeIdentity) ->
             given: config.name.clone(),
         });
     }
-    let ours = identity.cluster_id.or_else(|| {
-        store
-            .reader
-            .get::<Cluster>(&())
-            .ok()
-            .flatten()
-            .map(|r| r.value.cluster_id)
-    });
+    let ours =
+        identity.cluster_id.or_else(|| store.reader.get::<Cluster>(&()).ok().flatten().map(|r| r.value.cluster_id));
     if let (ClusterSpec::Join(endpoints), Some(ours)) = (&config.cluster, ours) {
-        let mut client = ClusterClient::new(endpoints.clone(), Duration::from_secs(5));
+        let mut client = ClusterClient::new(endpoints.clone(), Duration::from_secs(5)).idempotent();
         match crate::cluster_call!(client, get_cluster_info, GetClusterInfoRequest {}) {
             Ok(info) if info.result && info.cluster_id != 0 && info.cluster_id != ours => {
                 return Err(StartError::OtherCluster {
@@ -169,7 +140,10 @@ async fn restart(config: &MasterConfig, store: Store, identity: NodeIdentity) ->
             }
         }
     }
-    let plan = if identity.joined {
+    let plan = if identity.joined && !identity.initial_members.is_empty() {
+        // Initialising again is a no-op once done, and finishes one a crash interrupted.
+        StartPlan::Initialize(identity.initial_members.iter().cloned().collect())
+    } else if identity.joined {
         StartPlan::Restart
     } else {
         let endpoints = match &config.cluster {

@@ -11,6 +11,16 @@ use super::error::NodeError;
 use super::metrics::NodeMetrics;
 use crate::raft::typ::{ForwardToLeader, NodeId, NodeInfo, Raft, RaftMetrics};
 
+/// An applied command.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    /// Revision (log index) of the entry.
+    pub revision: u64,
+    /// Whether it changed any record (so a change batch exists at `revision`).
+    pub changed: bool,
+    pub output: CommandOutput,
+}
+
 #[derive(Clone)]
 pub struct RaftCtx {
     pub node_id: NodeId,
@@ -22,28 +32,28 @@ pub struct RaftCtx {
 }
 
 fn not_leader(f: &ForwardToLeader) -> NodeError {
-    NodeError::NotLeader {
-        leader: f.leader_id.zip(f.leader_node.clone()),
-    }
+    NodeError::NotLeader { leader: f.leader_id.zip(f.leader_node.clone()) }
 }
 
 impl RaftCtx {
-    /// Proposes `cmd` and waits for its apply; a rejected precondition is `NodeError::Rejected`.
-    /// Returns the revision and the command's output.
-    pub async fn propose(&self, cmd: Command) -> Result<(u64, CommandOutput), NodeError> {
+    /// Proposes `cmd` and waits (bounded) for its apply; a rejected precondition is
+    /// `NodeError::Rejected`. A timeout leaves the outcome unknown: the command may still apply.
+    pub async fn propose(&self, cmd: Command) -> Result<Applied, NodeError> {
         let started = Instant::now();
-        let res = self.raft.client_write(cmd).await;
+        let res = tokio::time::timeout(self.request_timeout, self.raft.client_write(cmd)).await;
         self.metrics.observe_proposal(started.elapsed().as_secs_f64());
         match res {
-            Ok(resp) => {
-                let result = resp.data;
-                result
-                    .outcome
-                    .map(|out| (result.revision, out))
-                    .map_err(NodeError::Rejected)
+            Err(_) => Err(NodeError::Timeout {
+                what: "committing the change (it may still apply; check before retrying)",
+                secs: self.request_timeout.as_secs(),
+            }),
+            Ok(Ok(resp)) => {
+                let r = resp.data;
+                let (revision, changed) = (r.revision, r.changed);
+                r.outcome.map(|output| Applied { revision, changed, output }).map_err(NodeError::Rejected)
             }
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => Err(not_leader(&f)),
-            Err(e) => Err(NodeError::Raft(e.to_string())),
+            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => Err(not_leader(&f)),
+            Ok(Err(e)) => Err(NodeError::Raft(e.to_string())),
         }
     }
 
@@ -52,10 +62,7 @@ impl RaftCtx {
     pub async fn linearizable(&self) -> Result<(), NodeError> {
         let secs = self.request_timeout.as_secs();
         match tokio::time::timeout(self.request_timeout, self.raft.ensure_linearizable()).await {
-            Err(_) => Err(NodeError::Timeout {
-                what: "confirming leadership with a quorum",
-                secs,
-            }),
+            Err(_) => Err(NodeError::Timeout { what: "confirming leadership with a quorum", secs }),
             Ok(Ok(_)) => Ok(()),
             Ok(Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f)))) => Err(not_leader(&f)),
             Ok(Err(RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(e)))) => {
@@ -71,13 +78,7 @@ impl RaftCtx {
 
     /// The node info of `id` in the current membership.
     pub fn node_info(&self, id: NodeId) -> Option<NodeInfo> {
-        self.raft
-            .metrics()
-            .borrow()
-            .membership_config
-            .membership()
-            .get_node(&id)
-            .cloned()
+        self.raft.metrics().borrow().membership_config.membership().get_node(&id).cloned()
     }
 
     /// The known leader and its info (not necessarily this node).

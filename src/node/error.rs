@@ -58,6 +58,7 @@ impl Coded for NodeError {
                 }
                 Rejected::MemberNameTaken { .. } => ErrorCode::MemberNameTaken,
                 Rejected::MemberNotFound { .. } | Rejected::MemberIdMismatch { .. } => ErrorCode::MemberNotFound,
+                Rejected::MemberStateInvalid { .. } => ErrorCode::MemberStateInvalid,
                 Rejected::RevisionMismatch { .. } => ErrorCode::PreconditionFailed,
             },
             NodeError::Raft(_) => ErrorCode::RaftFailed,

@@ -13,7 +13,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::raft::typ::{RaftMetrics, ServerState};
+use super::leadership::RaftView;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum EvictAction {
@@ -37,44 +37,36 @@ pub struct EvictState {
 
 impl Default for EvictState {
     fn default() -> Self {
-        Self {
-            leaderless_since: None,
-            elect: true,
-            led_since: None,
-            handed_over: None,
-        }
+        Self { leaderless_since: None, elect: true, led_since: None, handed_over: None }
     }
 }
 
 impl EvictState {
-    pub fn step(&mut self, m: &RaftMetrics, evicted: bool, now: Instant, lease: Duration) -> Vec<EvictAction> {
+    pub fn step(&mut self, m: &RaftView, evicted: bool, now: Instant, lease: Duration) -> Vec<EvictAction> {
         let mut actions = Vec::new();
         self.leaderless_since = match m.current_leader {
             None => Some(self.leaderless_since.unwrap_or(now)),
             Some(_) => None,
         };
-        let want_elect = !evicted
-            || self
-                .leaderless_since
-                .is_some_and(|t| now.duration_since(t) >= lease * 3);
+        let want_elect = !evicted || self.leaderless_since.is_some_and(|t| now.duration_since(t) >= lease * 3);
         if want_elect != self.elect {
             self.elect = want_elect;
             actions.push(EvictAction::SetElect(want_elect));
         }
-        let leading = m.state == ServerState::Leader && m.current_leader == Some(m.id);
+        let leading = m.is_raft_leader();
         if !(evicted && leading) {
             self.led_since = None;
             return actions;
         }
         let since = match self.led_since {
-            Some((term, t)) if term == m.current_term => t,
+            Some((term, t)) if term == m.term => t,
             _ => {
-                self.led_since = Some((m.current_term, now));
+                self.led_since = Some((m.term, now));
                 now
             }
         };
-        if now.duration_since(since) >= lease && self.handed_over != Some(m.current_term) {
-            self.handed_over = Some(m.current_term);
+        if now.duration_since(since) >= lease && self.handed_over != Some(m.term) {
+            self.handed_over = Some(m.term);
             actions.push(EvictAction::HandOver);
         }
         actions
@@ -84,13 +76,10 @@ impl EvictState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::raft::typ::ServerState;
 
-    fn metrics(state: ServerState, leader: Option<u64>, term: u64) -> RaftMetrics {
-        let mut m = RaftMetrics::new_initial(1);
-        m.state = state;
-        m.current_leader = leader;
-        m.current_term = term;
-        m
+    fn metrics(state: ServerState, current_leader: Option<u64>, term: u64) -> RaftView {
+        RaftView { id: 1, state, current_leader, term, applied_by: None, sole_voter: false, quorum_acked_at: None }
     }
 
     #[test]
@@ -102,46 +91,16 @@ mod tests {
         let leaderless = metrics(ServerState::Candidate, None, 4);
         let leader = metrics(ServerState::Leader, Some(1), 5);
         let mut s = EvictState::default();
-        let steps: Vec<(&str, &RaftMetrics, bool, u64, Vec<EvictAction>)> = vec![
+        let steps: Vec<(&str, &RaftView, bool, u64, Vec<EvictAction>)> = vec![
             ("not evicted: nothing to do", &follower, false, 0, vec![]),
-            (
-                "evicted: stop campaigning",
-                &follower,
-                true,
-                10,
-                vec![EvictAction::SetElect(false)],
-            ),
+            ("evicted: stop campaigning", &follower, true, 10, vec![EvictAction::SetElect(false)]),
             ("leaderless, not long yet", &leaderless, true, 100, vec![]),
             ("still short of 3 leases", &leaderless, true, 2000, vec![]),
-            (
-                "3 leases without leader: campaign",
-                &leaderless,
-                true,
-                2500,
-                vec![EvictAction::SetElect(true)],
-            ),
-            (
-                "won: stop campaigning, wait a lease",
-                &leader,
-                true,
-                2600,
-                vec![EvictAction::SetElect(false)],
-            ),
-            (
-                "led one lease: hand over",
-                &leader,
-                true,
-                3400,
-                vec![EvictAction::HandOver],
-            ),
+            ("3 leases without leader: campaign", &leaderless, true, 2500, vec![EvictAction::SetElect(true)]),
+            ("won: stop campaigning, wait a lease", &leader, true, 2600, vec![EvictAction::SetElect(false)]),
+            ("led one lease: hand over", &leader, true, 3400, vec![EvictAction::HandOver]),
             ("only once per term", &leader, true, 4500, vec![]),
-            (
-                "cancel-evict: campaign again",
-                &follower,
-                false,
-                5000,
-                vec![EvictAction::SetElect(true)],
-            ),
+            ("cancel-evict: campaign again", &follower, false, 5000, vec![EvictAction::SetElect(true)]),
         ];
         for (what, m, evicted, ms, want) in steps {
             assert_eq!(s.step(m, evicted, at(ms), lease), want, "{what}");

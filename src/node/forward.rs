@@ -37,9 +37,7 @@ pub enum Route {
 /// gRPC status for a NotLeader error, with the leader hint.
 pub fn not_leader_status(err: &NodeError) -> Status {
     let mut status = Status::unavailable(err.to_user().to_string());
-    if let NodeError::NotLeader {
-        leader: Some((_, info)),
-    } = err
+    if let NodeError::NotLeader { leader: Some((_, info)) } = err
         && let Ok(v) = MetadataValue::try_from(info.client_addr.as_str())
     {
         status.metadata_mut().insert(LEADER_ADDR_HEADER, v);
@@ -50,8 +48,7 @@ pub fn not_leader_status(err: &NodeError) -> Status {
 /// The same request, marked as forwarded, with the forwarding deadline.
 pub fn forwarded<T>(req: Request<T>, timeout: Duration) -> Request<T> {
     let mut out = Request::new(req.into_inner());
-    out.metadata_mut()
-        .insert(FORWARDED_HEADER, MetadataValue::from_static("1"));
+    out.metadata_mut().insert(FORWARDED_HEADER, MetadataValue::from_static("1"));
     out.set_timeout(timeout);
     out
 }
@@ -84,8 +81,6 @@ impl NodeShared {
 
     /// The leader handle, or NotLeader (for leader-only work that must not be forwarded).
     pub fn leader(&self) -> Result<Arc<LeaderHandle>, NodeError> {
-        self.leadership.current().ok_or_else(|| NodeError::NotLeader {
-            leader: self.ctx.known_leader(),
-        })
+        self.leadership.current().ok_or_else(|| NodeError::NotLeader { leader: self.ctx.known_leader() })
     }
 }

@@ -8,8 +8,9 @@
 //! 2. Cluster bootstrap: with no cluster record yet, propose `InitCluster` (random id, members
 //!    from the Raft membership). It is conditional, so an earlier one wins.
 //! 3. Reconcile members with the Raft membership: a Joining member that is already a voter gets
-//!    `MemberJoined`; a member whose node left the membership gets `RemoveMember`. This completes
-//!    a join or removal whose leader crashed between the membership change and the command.
+//!    `MemberJoined`; a Joined member whose node left the membership, and a Removing member (after
+//!    leaving the membership), get `RemoveMember`. This completes a join or removal whose leader
+//!    crashed between its steps.
 //! 4. Publish the handle. One cancellation token (a child of the node's) stops every component.
 //!
 //! A crash at any step leaves state that the next leader's steps 2–3 complete.
@@ -43,12 +44,7 @@ impl LeaderHandle {
     /// Runs steps 1–3; the caller publishes the handle (step 4).
     pub async fn start(ctx: RaftCtx, term: u64, cancel: CancellationToken) -> Result<Arc<Self>, NodeError> {
         let members = Projected::start(&ctx.reader, MembersView::default(), cancel.clone())?;
-        let handle = Arc::new(LeaderHandle {
-            term,
-            ctx,
-            cancel,
-            members,
-        });
+        let handle = Arc::new(LeaderHandle { term, ctx, cancel, members });
         handle.bootstrap_cluster().await?;
         handle.reconcile_members().await?;
         Ok(handle)
@@ -83,14 +79,10 @@ impl LeaderHandle {
             })
             .collect();
         let next_node_id = members.iter().map(|m| m.node_id).max().unwrap_or(0) + 1;
-        let info = ClusterInfo {
-            cluster_id: new_cluster_id(),
-            version: CLUSTER_VERSION,
-            next_node_id,
-        };
+        let info = ClusterInfo { cluster_id: new_cluster_id(), version: CLUSTER_VERSION, next_node_id };
         match self.ctx.propose(Command::InitCluster { info, members }).await {
-            Ok((rev, _)) => {
-                self.members.wait_for(rev).await;
+            Ok(applied) => {
+                self.members.wait_for(applied.revision).await;
                 Ok(())
             }
             Err(NodeError::Rejected(Rejected::ClusterAlreadyInitialized { .. })) => Ok(()),
@@ -104,18 +96,15 @@ impl LeaderHandle {
         let in_membership: BTreeSet<NodeId> = membership.nodes().map(|(id, _)| *id).collect();
         let records: Vec<MemberRecord> = self.members.get().members.values().cloned().collect();
         for m in records {
-            let cmd = if m.state == MemberState::Joining && voters.contains(&m.node_id) {
-                Command::MemberJoined {
-                    name: m.name.clone(),
-                    node_id: m.node_id,
+            let (name, node_id) = (m.name.clone(), m.node_id);
+            let cmd = match m.state {
+                MemberState::Joining if voters.contains(&node_id) => Command::MemberJoined { name, node_id },
+                MemberState::Joined if !in_membership.contains(&node_id) => Command::RemoveMember { name, node_id },
+                MemberState::Removing => {
+                    self.leave_membership(node_id).await?;
+                    Command::RemoveMember { name, node_id }
                 }
-            } else if m.state == MemberState::Joined && !in_membership.contains(&m.node_id) {
-                Command::RemoveMember {
-                    name: m.name.clone(),
-                    node_id: m.node_id,
-                }
-            } else {
-                continue;
+                _ => continue,
             };
             tracing::info!(member = %m.name, ?cmd, "reconciling member record with the Raft membership");
             match self.ctx.propose(cmd).await {
@@ -129,9 +118,6 @@ impl LeaderHandle {
 
 /// DM's cluster id shape: unix seconds in the high half, random low half.
 fn new_cluster_id() -> u64 {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     (secs << 32) | u64::from(rand::random::<u32>())
 }

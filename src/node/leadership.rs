@@ -1,32 +1,41 @@
 //! Starting and stopping the leader components as Raft leadership comes and goes.
 //!
 //! Protocol:
-//! 1. Watch the Raft metrics, plus a tick (a leader that lost its quorum changes no metric).
+//! 1. Watch the Raft metrics (openraft publishes them on every turn of its loop), plus a tick for
+//!    the gauges and the eviction rules, plus a timer at the end of the leader lease.
 //! 2. This node leads when all hold: Raft says Leader and the current leader is this node; the
 //!    last applied entry is of the current term and by this node (its own blank entry is applied,
-//!    so it has seen every command committed before); a quorum acknowledged it within the leader
-//!    lease (followers refuse to elect anyone else within that lease); the node is not evicted.
-//! 3. Gaining: build a [`LeaderHandle`] under a fresh child token, then publish it (`dm_is_leader`
-//!    = 1). If a component cannot start, stop, hand leadership to another master and try again no
-//!    sooner than one lease later.
+//!    so it has seen every command committed before); a quorum acknowledged it less than one
+//!    leader lease ago; the node is not evicted. The acknowledgement time is taken when the
+//!    metrics are published, never from a stale copy, and the lease timer fires exactly when it
+//!    runs out. Followers refuse to vote within a lease of the last heartbeat and only campaign
+//!    after a lease plus an election timeout, so a partitioned leader stops before another can
+//!    start.
+//! 3. Gaining: build a [`LeaderHandle`] in its own task (the loop keeps watching) under a fresh
+//!    child token. When it is built, check step 2 and the term again, then publish it
+//!    (`dm_is_leader` = 1). If a component cannot start, hand leadership to another master and
+//!    try again no sooner than one lease later.
 //! 4. Losing (any condition false, or a new term): unpublish first, then cancel the token, so no
-//!    request reaches a stopping leader and every component stops at once.
-//! 5. Each round also applies the eviction rules of `evict` (when an evicted master may campaign,
-//!    when it must hand leadership on).
+//!    request reaches a stopping leader and every component stops at once; a start in progress
+//!    is cancelled the same way.
+//! 5. Each round also applies the eviction rules of `evict`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::ctx::RaftCtx;
+use super::error::NodeError;
 use super::evict::{EvictAction, EvictState};
 use super::leader::LeaderHandle;
 use super::peers::Peers;
 use super::transfer::hand_over;
-use crate::raft::typ::{RaftMetrics, ServerState};
+use crate::raft::typ::{NodeId, RaftMetrics, ServerState};
 
 /// The published leader handle of this node, if it leads.
 pub struct Leadership {
@@ -35,9 +44,7 @@ pub struct Leadership {
 
 impl Leadership {
     pub fn new() -> Arc<Self> {
-        Arc::new(Self {
-            tx: watch::channel(None).0,
-        })
+        Arc::new(Self { tx: watch::channel(None).0 })
     }
 
     /// The handle while this node leads; leader-only operations start here.
@@ -48,8 +55,7 @@ impl Leadership {
     /// Waits up to `timeout` for this node to lead (used while a fresh leader is starting).
     pub async fn wait(&self, timeout: Duration) -> Option<Arc<LeaderHandle>> {
         let mut rx = self.tx.subscribe();
-        let res = tokio::time::timeout(timeout, rx.wait_for(|h| h.is_some())).await;
-        match res {
+        match tokio::time::timeout(timeout, rx.wait_for(|h| h.is_some())).await {
             Ok(Ok(h)) => h.clone(),
             _ => None,
         }
@@ -60,22 +66,52 @@ impl Leadership {
     }
 }
 
+/// What the loop reads from one publication of the Raft metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RaftView {
+    pub id: NodeId,
+    pub state: ServerState,
+    pub current_leader: Option<NodeId>,
+    pub term: u64,
+    /// Term and node of the last applied entry's leader.
+    pub applied_by: Option<(u64, NodeId)>,
+    pub sole_voter: bool,
+    /// When a quorum last acknowledged this node as leader.
+    pub quorum_acked_at: Option<Instant>,
+}
+
+impl RaftView {
+    /// Reads a publication received at `now`.
+    pub fn read(m: &RaftMetrics, now: Instant) -> Self {
+        Self {
+            id: m.id,
+            state: m.state,
+            current_leader: m.current_leader,
+            term: m.current_term,
+            applied_by: m.last_applied.map(|l| (l.leader_id.term, l.leader_id.node_id)),
+            sole_voter: m.membership_config.membership().voter_ids().eq(std::iter::once(m.id)),
+            quorum_acked_at: m
+                .millis_since_quorum_ack
+                .map(|ms| now.checked_sub(Duration::from_millis(ms)).unwrap_or(now)),
+        }
+    }
+
+    pub fn is_raft_leader(&self) -> bool {
+        self.state == ServerState::Leader && self.current_leader == Some(self.id)
+    }
+
+    /// When the leader lease runs out (none for a sole voter, which needs no acknowledgement).
+    pub fn lease_end(&self, lease: Duration) -> Option<Instant> {
+        if self.sole_voter { None } else { self.quorum_acked_at.map(|t| t + lease) }
+    }
+}
+
 /// Whether this node should run the leader components (step 2).
-pub fn should_lead(m: &RaftMetrics, lease: Duration, evicted: bool) -> bool {
-    if evicted || m.state != ServerState::Leader || m.current_leader != Some(m.id) {
+pub fn should_lead(v: &RaftView, now: Instant, lease: Duration, evicted: bool) -> bool {
+    if evicted || !v.is_raft_leader() || v.applied_by != Some((v.term, v.id)) {
         return false;
     }
-    let own_blank_applied = m
-        .last_applied
-        .is_some_and(|l| l.leader_id.term == m.current_term && l.leader_id.node_id == m.id);
-    if !own_blank_applied {
-        return false;
-    }
-    let membership = m.membership_config.membership();
-    let sole_voter = membership.voter_ids().eq(std::iter::once(m.id));
-    sole_voter
-        || m.millis_since_quorum_ack
-            .is_some_and(|ms| u128::from(ms) <= lease.as_millis())
+    v.sole_voter || v.lease_end(lease).is_some_and(|end| now < end)
 }
 
 /// What the loop needs besides the Raft context.
@@ -89,142 +125,163 @@ pub struct LeadershipDeps {
     pub shutdown: CancellationToken,
 }
 
-/// Runs steps 1–4 until shutdown.
+enum Phase {
+    Idle,
+    Starting { term: u64, cancel: CancellationToken, task: JoinHandle<Result<Arc<LeaderHandle>, NodeError>> },
+    Leading(Arc<LeaderHandle>),
+}
+
+/// Runs steps 1–5 until shutdown.
 pub async fn run(ctx: RaftCtx, deps: LeadershipDeps) {
     let mut metrics = ctx.raft.metrics();
+    let mut view = RaftView::read(&metrics.borrow_and_update(), Instant::now());
     let mut tick = tokio::time::interval(deps.tick);
-    let mut current: Option<Arc<LeaderHandle>> = None;
+    let mut phase = Phase::Idle;
     let mut retry_after: Option<Instant> = None;
     let mut evict = EvictState::default();
     loop {
-        tokio::select! {
+        let far = Instant::now() + Duration::from_secs(3600);
+        let lease_end = match phase {
+            Phase::Idle => far,
+            _ => view.lease_end(deps.lease).unwrap_or(far),
+        };
+        let started = tokio::select! {
             _ = deps.shutdown.cancelled() => break,
-            changed = metrics.changed() => if changed.is_err() { break },
-            _ = tick.tick() => {}
-        }
-        let m = metrics.borrow().clone();
-        ctx.metrics.observe_raft(&m);
+            changed = metrics.changed() => {
+                if changed.is_err() { break }
+                view = RaftView::read(&metrics.borrow_and_update(), Instant::now());
+                None
+            }
+            _ = tick.tick() => {
+                ctx.metrics.observe_raft(&metrics.borrow());
+                None
+            }
+            _ = tokio::time::sleep_until(lease_end) => None,
+            res = async {
+                match &mut phase {
+                    Phase::Starting { task, .. } => task.await,
+                    _ => std::future::pending().await,
+                }
+            } => Some(res),
+        };
+        let now = Instant::now();
         let evicted = deps.evicted.load(Ordering::SeqCst);
-        for action in evict.step(&m, evicted, Instant::now(), deps.lease) {
+        for action in evict.step(&view, evicted, now.into_std(), deps.lease) {
             match action {
                 EvictAction::SetElect(on) => ctx.raft.runtime_config().elect(on),
-                EvictAction::HandOver => {
-                    let (ctx, peers, wait) = (ctx.clone(), deps.peers.clone(), deps.lease * 8);
-                    tokio::spawn(async move {
-                        if let Err(e) = hand_over(&ctx, &peers, wait).await {
-                            tracing::warn!(error = %e, "evicted master could not hand leadership over");
-                        }
-                    });
+                EvictAction::HandOver => spawn_hand_over(&ctx, &deps, "evicted master had to lead"),
+            }
+        }
+        let lead = should_lead(&view, now, deps.lease, evicted);
+        if let Some(res) = started {
+            phase = match res {
+                Ok(Ok(h)) if lead && h.term == view.term => {
+                    deps.leadership.publish(Some(h.clone()));
+                    ctx.metrics.set_leader(true);
+                    tracing::info!(term = h.term, "leader components running");
+                    Phase::Leading(h)
                 }
-            }
-        }
-        let lead = should_lead(&m, deps.lease, evicted);
-        if let Some(h) = &current
-            && (!lead || h.term != m.current_term || h.is_stopped())
-        {
-            tracing::info!(term = h.term, "stopping leader components");
-            deps.leadership.publish(None);
-            ctx.metrics.set_leader(false);
-            h.stop();
-            current = None;
-        }
-        if current.is_some() || !lead || retry_after.is_some_and(|t| Instant::now() < t) {
-            continue;
-        }
-        tracing::info!(term = m.current_term, "starting leader components");
-        match LeaderHandle::start(ctx.clone(), m.current_term, deps.shutdown.child_token()).await {
-            Ok(h) => {
-                deps.leadership.publish(Some(h.clone()));
-                ctx.metrics.set_leader(true);
-                tracing::info!(term = h.term, "leader components running");
-                current = Some(h);
-                retry_after = None;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "leader components could not start; handing leadership over");
-                retry_after = Some(Instant::now() + deps.lease);
-                if let Err(e) = hand_over(&ctx, &deps.peers, deps.lease * 4).await {
-                    tracing::warn!(error = %e, "could not hand leadership over");
+                Ok(Ok(h)) => {
+                    h.stop();
+                    Phase::Idle
                 }
-            }
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "leader components could not start; handing leadership over");
+                    retry_after = Some(now + deps.lease);
+                    spawn_hand_over(&ctx, &deps, "leader components could not start");
+                    Phase::Idle
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "leader start task failed");
+                    retry_after = Some(now + deps.lease);
+                    Phase::Idle
+                }
+            };
         }
+        phase = match phase {
+            Phase::Leading(h) if !lead || h.term != view.term || h.is_stopped() => {
+                tracing::info!(term = h.term, "stopping leader components");
+                deps.leadership.publish(None);
+                ctx.metrics.set_leader(false);
+                h.stop();
+                Phase::Idle
+            }
+            Phase::Starting { term, cancel, task } if !lead || term != view.term => {
+                cancel.cancel();
+                task.abort();
+                Phase::Idle
+            }
+            Phase::Idle if lead && retry_after.is_none_or(|t| now >= t) => {
+                tracing::info!(term = view.term, "starting leader components");
+                let cancel = deps.shutdown.child_token();
+                let task = tokio::spawn(LeaderHandle::start(ctx.clone(), view.term, cancel.clone()));
+                Phase::Starting { term: view.term, cancel, task }
+            }
+            other => other,
+        };
     }
-    if let Some(h) = current {
-        deps.leadership.publish(None);
-        ctx.metrics.set_leader(false);
-        h.stop();
+    deps.leadership.publish(None);
+    ctx.metrics.set_leader(false);
+    match phase {
+        Phase::Leading(h) => h.stop(),
+        Phase::Starting { cancel, task, .. } => {
+            cancel.cancel();
+            task.abort();
+        }
+        Phase::Idle => {}
     }
+}
+
+fn spawn_hand_over(ctx: &RaftCtx, deps: &LeadershipDeps, why: &'static str) {
+    let (ctx, peers, wait) = (ctx.clone(), deps.peers.clone(), deps.lease * 8);
+    tokio::spawn(async move {
+        if let Err(e) = hand_over(&ctx, &peers, wait).await {
+            tracing::warn!(error = %e, why, "could not hand leadership over");
+        }
+    });
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::raft::typ::{LogId, Membership, StoredMembership};
-    use openraft::CommittedLeaderId;
-    use std::collections::BTreeSet;
 
-    fn metrics(voters: &[u64], state: ServerState, applied_term: u64, quorum_ms: Option<u64>) -> RaftMetrics {
-        let mut m = RaftMetrics::new_initial(1);
-        let ids: BTreeSet<u64> = voters.iter().copied().collect();
-        let membership: Membership = Membership::new(vec![ids], ());
-        m.membership_config = Arc::new(StoredMembership::new(None, membership));
-        m.state = state;
-        m.current_term = 3;
-        m.current_leader = Some(1);
-        m.last_applied = Some(LogId::new(CommittedLeaderId::new(applied_term, 1), 10));
-        m.millis_since_quorum_ack = quorum_ms;
-        m
+    fn view(
+        sole_voter: bool,
+        state: ServerState,
+        applied_term: u64,
+        acked_ms_ago: Option<u64>,
+        now: Instant,
+    ) -> RaftView {
+        RaftView {
+            id: 1,
+            state,
+            current_leader: Some(1),
+            term: 3,
+            applied_by: Some((applied_term, 1)),
+            sole_voter,
+            quorum_acked_at: acked_ms_ago.map(|ms| now - Duration::from_millis(ms)),
+        }
     }
 
     #[test]
     fn t10_lead_only_with_own_blank_applied_and_a_fresh_quorum() {
-        let lease = Duration::from_millis(800);
+        let lease = Duration::from_millis(400);
+        let now = Instant::now();
         let cases = [
-            (
-                "leader, blank applied, quorum fresh",
-                metrics(&[1, 2, 3], ServerState::Leader, 3, Some(100)),
-                false,
-                true,
-            ),
-            (
-                "blank of this term not applied yet",
-                metrics(&[1, 2, 3], ServerState::Leader, 2, Some(100)),
-                false,
-                false,
-            ),
-            (
-                "quorum not heard within lease",
-                metrics(&[1, 2, 3], ServerState::Leader, 3, Some(900)),
-                false,
-                false,
-            ),
-            (
-                "no quorum ack at all",
-                metrics(&[1, 2, 3], ServerState::Leader, 3, None),
-                false,
-                false,
-            ),
-            (
-                "sole voter needs no ack",
-                metrics(&[1], ServerState::Leader, 3, None),
-                false,
-                true,
-            ),
-            (
-                "follower",
-                metrics(&[1, 2, 3], ServerState::Follower, 3, Some(1)),
-                false,
-                false,
-            ),
-            (
-                "evicted",
-                metrics(&[1, 2, 3], ServerState::Leader, 3, Some(100)),
-                true,
-                false,
-            ),
+            ("leader, blank applied, quorum fresh", view(false, ServerState::Leader, 3, Some(100), now), false, true),
+            ("blank of this term not applied yet", view(false, ServerState::Leader, 2, Some(100), now), false, false),
+            ("quorum not heard within the lease", view(false, ServerState::Leader, 3, Some(400), now), false, false),
+            ("no quorum ack at all", view(false, ServerState::Leader, 3, None, now), false, false),
+            ("sole voter needs no ack", view(true, ServerState::Leader, 3, None, now), false, true),
+            ("follower", view(false, ServerState::Follower, 3, Some(1), now), false, false),
+            ("evicted", view(false, ServerState::Leader, 3, Some(100), now), true, false),
         ];
-        for (what, m, evicted, want) in cases {
-            assert_eq!(should_lead(&m, lease, evicted), want, "{what}");
+        for (what, v, evicted, want) in cases {
+            assert_eq!(should_lead(&v, now, lease, evicted), want, "{what}");
         }
+        // The lease ends exactly one lease after the acknowledgement.
+        let v = view(false, ServerState::Leader, 3, Some(100), now);
+        assert_eq!(v.lease_end(lease), Some(now + Duration::from_millis(300)));
+        assert!(!should_lead(&v, now + Duration::from_millis(300), lease, false));
     }
 }

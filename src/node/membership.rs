@@ -1,15 +1,20 @@
 //! Leader-only master membership operations: reserve an id for a joining master, promote it to
-//! voter, remove a master. Reached only through [`LeaderHandle`].
+//! voter, remove a master, record addresses. Reached only through [`LeaderHandle`]; every Raft
+//! call is bounded by the request timeout.
 //!
 //! Join, as the leader sees it:
-//! 1. `reserve_member`: `ReserveMember` command — checks the name, hands out a never-reused node id.
-//! 2. `promote_member`: add the node as a learner and wait until it caught up; make it a voter;
-//!    `MemberJoined`. Each step is skipped when already done, so a retried promotion resumes.
+//! 1. `reserve_member`: `ReserveMember` — checks the name, hands out a never-reused node id
+//!    (state Joining).
+//! 2. `promote_member` (only for a Joining master): add it as a learner; wait (bounded) until it
+//!    holds the whole log; make it a voter; `MemberJoined`. Each step is skipped when done, so a
+//!    retried promotion resumes — and never promotes a learner that has not caught up.
 //!
-//! Removal: leave the Raft membership first, then `RemoveMember`; a crash in between is repaired
-//! by the next leader's reconcile step.
+//! Removal: `MemberRemoving` first (promotion is refused from then on), then leave the Raft
+//! membership, then `RemoveMember`. The next leader's reconcile step finishes a removal a crash
+//! interrupted (see `leader`).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
 
 use dm_storage::spaces::MemberState;
 use dm_storage::{Command, CommandOutput, Rejected};
@@ -20,21 +25,29 @@ use super::error::NodeError;
 use super::leader::LeaderHandle;
 use crate::raft::typ::{NodeId, NodeInfo};
 
-fn raft_err<E: std::fmt::Display>(e: RaftError<NodeId, ClientWriteError<NodeId, NodeInfo>>, what: E) -> NodeError {
+type WriteResult<T> = Result<T, RaftError<NodeId, ClientWriteError<NodeId, NodeInfo>>>;
+
+fn raft_err(e: RaftError<NodeId, ClientWriteError<NodeId, NodeInfo>>, what: &str) -> NodeError {
     match e {
-        RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => NodeError::NotLeader {
-            leader: f.leader_id.zip(f.leader_node),
-        },
+        RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => {
+            NodeError::NotLeader { leader: f.leader_id.zip(f.leader_node) }
+        }
         RaftError::APIError(ClientWriteError::ChangeMembershipError(ChangeMembershipError::InProgress(_))) => {
-            NodeError::Raft(format!(
-                "{what}: another membership change is in progress; retry in a moment"
-            ))
+            NodeError::Raft(format!("{what}: another membership change is in progress; retry in a moment"))
         }
         other => NodeError::Raft(format!("{what}: {other}")),
     }
 }
 
 impl LeaderHandle {
+    /// Runs one Raft membership call within the request timeout.
+    async fn bounded<T>(&self, what: &'static str, call: impl Future<Output = WriteResult<T>>) -> Result<T, NodeError> {
+        match tokio::time::timeout(self.ctx.request_timeout, call).await {
+            Ok(res) => res.map_err(|e| raft_err(e, what)),
+            Err(_) => Err(NodeError::Timeout { what, secs: self.ctx.request_timeout.as_secs() }),
+        }
+    }
+
     /// Join step 1. Returns the node id and the cluster id.
     pub async fn reserve_member(
         &self,
@@ -43,36 +56,28 @@ impl LeaderHandle {
         client_addr: &str,
     ) -> Result<(NodeId, u64), NodeError> {
         if name.is_empty() || peer_addr.is_empty() || client_addr.is_empty() {
-            return Err(NodeError::InvalidArgument(
-                "join needs a name, a peer address and a client address".into(),
-            ));
+            return Err(NodeError::InvalidArgument("join needs a name, a peer address and a client address".into()));
         }
         let cmd = Command::ReserveMember {
             name: name.to_string(),
             peer_addr: peer_addr.to_string(),
             client_addr: client_addr.to_string(),
         };
-        let (rev, out) = self.ctx.propose(cmd).await?;
-        self.members.wait_for(rev).await;
-        let CommandOutput::MemberReserved { node_id } = out else {
-            return Err(NodeError::Raft(format!("unexpected ReserveMember output {out:?}")));
+        let applied = self.ctx.propose(cmd).await?;
+        if applied.changed {
+            self.members.wait_for(applied.revision).await;
+        }
+        let CommandOutput::MemberReserved { node_id } = applied.output else {
+            return Err(NodeError::Raft(format!("unexpected ReserveMember output {:?}", applied.output)));
         };
-        let cluster_id = self
-            .cluster()
-            .map(|c| c.cluster_id)
-            .ok_or(Rejected::ClusterNotInitialized)?;
+        let cluster_id = self.cluster().map(|c| c.cluster_id).ok_or(Rejected::ClusterNotInitialized)?;
         Ok((node_id, cluster_id))
     }
 
-    /// Join step 2: learner, catch up, voter, recorded as joined.
+    /// Join step 2: learner, caught up, voter, recorded as joined.
     pub async fn promote_member(&self, name: &str, node_id: NodeId) -> Result<(), NodeError> {
-        let record = self
-            .members
-            .get()
-            .members
-            .get(name)
-            .cloned()
-            .ok_or_else(|| Rejected::MemberNotFound { name: name.to_string() })?;
+        let record = self.members.get().members.get(name).cloned();
+        let record = record.ok_or_else(|| Rejected::MemberNotFound { name: name.to_string() })?;
         if record.node_id != node_id {
             return Err(Rejected::MemberIdMismatch {
                 name: name.to_string(),
@@ -81,39 +86,51 @@ impl LeaderHandle {
             }
             .into());
         }
-        let info = NodeInfo {
-            name: name.to_string(),
-            peer_addr: record.peer_addr.clone(),
-            client_addr: record.client_addr.clone(),
-        };
         let membership = self.ctx.raft_metrics().membership_config.membership().clone();
-        if membership.get_node(&node_id).is_none() {
-            tracing::info!(%info, node_id, "adding joining master as learner");
-            self.ctx
-                .raft
-                .add_learner(node_id, info, true)
-                .await
-                .map_err(|e| raft_err(e, "adding learner"))?;
+        let is_voter = membership.voter_ids().any(|v| v == node_id);
+        match record.state {
+            MemberState::Joining => {}
+            MemberState::Joined if is_voter => return Ok(()),
+            from => {
+                return Err(
+                    Rejected::MemberStateInvalid { name: name.to_string(), from, to: MemberState::Joined }.into()
+                );
+            }
         }
-        let membership = self.ctx.raft_metrics().membership_config.membership().clone();
-        if !membership.voter_ids().any(|v| v == node_id) {
+        if membership.get_node(&node_id).is_none() {
+            let info =
+                NodeInfo { name: name.to_string(), peer_addr: record.peer_addr, client_addr: record.client_addr };
+            tracing::info!(%info, node_id, "adding joining master as learner");
+            self.bounded("adding the learner", self.ctx.raft.add_learner(node_id, info, false)).await?;
+        }
+        if !is_voter {
+            self.wait_caught_up(node_id).await?;
             tracing::info!(node_id, "promoting learner to voter");
             let add = ChangeMembers::AddVoterIds(BTreeSet::from([node_id]));
-            self.ctx
-                .raft
-                .change_membership(add, false)
-                .await
-                .map_err(|e| raft_err(e, "promoting to voter"))?;
+            self.bounded("promoting the learner to voter", self.ctx.raft.change_membership(add, false)).await?;
         }
-        if record.state == MemberState::Joining {
-            self.ctx
-                .propose(Command::MemberJoined {
-                    name: name.to_string(),
-                    node_id,
-                })
-                .await?;
-        }
+        self.ctx.propose(Command::MemberJoined { name: name.to_string(), node_id }).await?;
         Ok(())
+    }
+
+    /// Waits (bounded) until `node_id` holds every entry of this leader's log.
+    async fn wait_caught_up(&self, node_id: NodeId) -> Result<(), NodeError> {
+        let caught_up = self
+            .ctx
+            .raft
+            .wait(Some(self.ctx.request_timeout))
+            .metrics(
+                |m| {
+                    let matched = m.replication.as_ref().and_then(|r| r.get(&node_id).copied().flatten());
+                    matched.is_some_and(|l| Some(l.index) >= m.last_log_index)
+                },
+                "learner caught up",
+            )
+            .await;
+        caught_up.map(|_| ()).map_err(|_| NodeError::Timeout {
+            what: "the joining master catching up (the join resumes on its own)",
+            secs: self.ctx.request_timeout.as_secs(),
+        })
     }
 
     /// `offline-member --master`: removes a master from the membership and forgets it.
@@ -127,35 +144,15 @@ impl LeaderHandle {
             (None, None) => return Err(Rejected::MemberNotFound { name: name.to_string() }.into()),
         };
         let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
-        if voters.contains(&node_id) {
-            if voters.len() == 1 {
-                return Err(NodeError::LastVoter(name.to_string()));
-            }
-            tracing::info!(name, node_id, "removing voter from the Raft membership");
-            let remove = ChangeMembers::RemoveVoters(BTreeSet::from([node_id]));
-            self.ctx
-                .raft
-                .change_membership(remove, false)
-                .await
-                .map_err(|e| raft_err(e, "removing voter"))?;
-        } else if in_raft.is_some() {
-            tracing::info!(name, node_id, "removing learner from the Raft membership");
-            let remove = ChangeMembers::RemoveNodes(BTreeSet::from([node_id]));
-            self.ctx
-                .raft
-                .change_membership(remove, false)
-                .await
-                .map_err(|e| raft_err(e, "removing learner"))?;
+        if voters.contains(&node_id) && voters.len() == 1 {
+            return Err(NodeError::LastVoter(name.to_string()));
         }
+        if record.as_ref().is_some_and(|r| r.node_id == node_id && r.state != MemberState::Removing) {
+            self.ctx.propose(Command::MemberRemoving { name: name.to_string(), node_id }).await?;
+        }
+        self.leave_membership(node_id).await?;
         if record.is_some() {
-            match self
-                .ctx
-                .propose(Command::RemoveMember {
-                    name: name.to_string(),
-                    node_id,
-                })
-                .await
-            {
+            match self.ctx.propose(Command::RemoveMember { name: name.to_string(), node_id }).await {
                 // Removing ourselves ends our leadership; the next leader's reconcile finishes.
                 Ok(_) | Err(NodeError::NotLeader { .. }) | Err(NodeError::Rejected(_)) => {}
                 Err(e) => return Err(e),
@@ -164,14 +161,25 @@ impl LeaderHandle {
         Ok(())
     }
 
+    /// Takes `node_id` out of the Raft membership (voter or learner); a no-op if not in it.
+    pub(super) async fn leave_membership(&self, node_id: NodeId) -> Result<(), NodeError> {
+        let membership = self.ctx.raft_metrics().membership_config.membership().clone();
+        if membership.voter_ids().any(|v| v == node_id) {
+            tracing::info!(node_id, "removing voter from the Raft membership");
+            let remove = ChangeMembers::RemoveVoters(BTreeSet::from([node_id]));
+            self.bounded("removing the voter", self.ctx.raft.change_membership(remove, false)).await?;
+        } else if membership.get_node(&node_id).is_some() {
+            tracing::info!(node_id, "removing learner from the Raft membership");
+            let remove = ChangeMembers::RemoveNodes(BTreeSet::from([node_id]));
+            self.bounded("removing the learner", self.ctx.raft.change_membership(remove, false)).await?;
+        }
+        Ok(())
+    }
+
     /// Records a master's current addresses in the Raft membership (see `announce`).
     pub async fn update_node(&self, node_id: NodeId, info: NodeInfo) -> Result<(), NodeError> {
         let set = ChangeMembers::SetNodes(BTreeMap::from([(node_id, info)]));
-        self.ctx
-            .raft
-            .change_membership(set, false)
-            .await
-            .map_err(|e| raft_err(e, "updating node addresses"))?;
+        self.bounded("updating node addresses", self.ctx.raft.change_membership(set, false)).await?;
         Ok(())
     }
 }

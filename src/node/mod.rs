@@ -126,22 +126,10 @@ impl MasterNode {
         let reader = prepared.store.reader.clone();
         let local = prepared.store.local.clone();
         let network = PeerNetwork::new(node_id, faults.clone());
-        let raft = Raft::new(
-            node_id,
-            Arc::new(raft_config),
-            network,
-            prepared.store.log,
-            prepared.store.state_machine,
-        )
-        .await
-        .map_err(|e| StartError::Raft(e.to_string()))?;
-        let ctx = RaftCtx {
-            node_id,
-            raft: raft.clone(),
-            reader,
-            metrics,
-            request_timeout: config.rpc_timeout,
-        };
+        let raft = Raft::new(node_id, Arc::new(raft_config), network, prepared.store.log, prepared.store.state_machine)
+            .await
+            .map_err(|e| StartError::Raft(e.to_string()))?;
+        let ctx = RaftCtx { node_id, raft: raft.clone(), reader, metrics, request_timeout: config.rpc_timeout };
         let info = NodeInfo {
             name: config.name.clone(),
             peer_addr: config.advertise_peer_addr.clone(),
@@ -161,24 +149,12 @@ impl MasterNode {
         });
         let mut tasks = Vec::new();
         let token = shared.shutdown.clone();
-        tasks.push(tokio::spawn(crate::api::serve_peer(
-            listeners.peer,
-            shared.clone(),
-            token.clone(),
-        )));
-        tasks.push(tokio::spawn(crate::api::serve_client(
-            listeners.client,
-            shared.clone(),
-            token.clone(),
-        )));
+        tasks.push(tokio::spawn(crate::api::serve_peer(listeners.peer, shared.clone(), token.clone())));
+        tasks.push(tokio::spawn(crate::api::serve_client(listeners.client, shared.clone(), token.clone())));
         match prepared.plan {
             StartPlan::Restart => {}
             StartPlan::Initialize(members) => {
-                if !raft
-                    .is_initialized()
-                    .await
-                    .map_err(|e| StartError::Raft(e.to_string()))?
-                {
+                if !raft.is_initialized().await.map_err(|e| StartError::Raft(e.to_string()))? {
                     tracing::info!(?members, "initialising a new cluster");
                     if let Err(e) = raft.initialize(members).await {
                         tracing::info!(error = %e, "cluster already initialised");
@@ -198,11 +174,7 @@ impl MasterNode {
         };
         tasks.push(tokio::spawn(leadership::run(ctx, deps)));
         tasks.push(tokio::spawn(announce::run(shared.clone(), token)));
-        Ok(MasterNode {
-            shared,
-            tasks,
-            store_alive,
-        })
+        Ok(MasterNode { shared, tasks, store_alive })
     }
 
     /// Graceful stop: servers and loops, leader components, then Raft; returns once the data dir
@@ -227,12 +199,9 @@ impl MasterNode {
 
 /// Join step 3 on the joining side: retry `PromoteMember` until this node is a voter.
 async fn promote(node: Arc<NodeShared>, endpoints: Vec<String>) {
-    let req = PromoteMemberRequest {
-        name: node.identity.name.clone(),
-        node_id: node.identity.node_id,
-    };
+    let req = PromoteMemberRequest { name: node.identity.name.clone(), node_id: node.identity.node_id };
     loop {
-        let mut client = ClusterClient::new(endpoints.clone(), Duration::from_secs(120));
+        let mut client = ClusterClient::new(endpoints.clone(), Duration::from_secs(120)).idempotent();
         let res = tokio::select! {
             _ = node.shutdown.cancelled() => return,
             r = async { crate::cluster_call!(client, promote_member, req.clone()) } => r,

@@ -24,20 +24,14 @@ pub struct Peers {
 
 impl Peers {
     pub fn new(self_id: NodeId, faults: Arc<Faults>) -> Self {
-        Self {
-            self_id,
-            faults,
-            clients: Mutex::new(HashMap::new()),
-        }
+        Self { self_id, faults, clients: Mutex::new(HashMap::new()) }
     }
 
     /// A client to master `to` at its peer address `addr`, or UNAVAILABLE if it cannot be dialled
     /// or is cut off.
     pub async fn client(&self, to: NodeId, addr: &str) -> Result<MasterClient<Channel>, Status> {
         if !self.faults.pass(self.self_id, to).await {
-            return Err(Status::unavailable(format!(
-                "master {to} unreachable (fault injection)"
-            )));
+            return Err(Status::unavailable(format!("master {to} unreachable (fault injection)")));
         }
         if addr.is_empty() {
             return Err(Status::unavailable(format!("master {to} has no known address")));

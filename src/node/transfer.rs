@@ -43,11 +43,7 @@ pub async fn hand_over(ctx: &RaftCtx, peers: &Peers, wait: Duration) -> Result<(
             .wait(Some(CATCH_UP_WAIT))
             .metrics(
                 |m| {
-                    let matched = m
-                        .replication
-                        .as_ref()
-                        .and_then(|r| r.get(id).copied().flatten())
-                        .map(|l| l.index);
+                    let matched = m.replication.as_ref().and_then(|r| r.get(id).copied().flatten()).map(|l| l.index);
                     matched.is_some() && matched >= m.last_log_index
                 },
                 "candidate holds the whole log",
@@ -65,17 +61,11 @@ pub async fn hand_over(ctx: &RaftCtx, peers: &Peers, wait: Duration) -> Result<(
     let moved = ctx
         .raft
         .wait(Some(wait.saturating_sub(started.elapsed())))
-        .metrics(
-            |m| m.current_leader.is_some_and(|l| l != me),
-            "leadership moved to another master",
-        )
+        .metrics(|m| m.current_leader.is_some_and(|l| l != me), "leadership moved to another master")
         .await;
     ctx.raft.runtime_config().heartbeat(true);
     match moved {
         Ok(_) => Ok(()),
-        Err(_) => Err(NodeError::Timeout {
-            what: "handing leadership to another master",
-            secs: wait.as_secs(),
-        }),
+        Err(_) => Err(NodeError::Timeout { what: "handing leadership to another master", secs: wait.as_secs() }),
     }
 }

@@ -24,12 +24,7 @@ pub enum Verdict {
 
 impl Faults {
     pub fn check(&self, from: NodeId, to: NodeId) -> Verdict {
-        if self
-            .blocked
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains(&(from, to))
-        {
+        if self.blocked.read().unwrap_or_else(|e| e.into_inner()).contains(&(from, to)) {
             return Verdict::Drop;
         }
         match self.delays.read().unwrap_or_else(|e| e.into_inner()).get(&(from, to)) {
@@ -56,10 +51,7 @@ impl Faults {
 
     /// Delays traffic from `from` to `to`.
     pub fn delay(&self, from: NodeId, to: NodeId, by: Duration) {
-        self.delays
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert((from, to), by);
+        self.delays.write().unwrap_or_else(|e| e.into_inner()).insert((from, to), by);
     }
 
     /// Removes every fault.

@@ -50,13 +50,7 @@ impl RaftNetworkFactory<TypeConfig> for PeerNetwork {
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES)
         });
-        PeerConnection {
-            self_id: self.self_id,
-            target,
-            node: node.clone(),
-            client,
-            faults: self.faults.clone(),
-        }
+        PeerConnection { self_id: self.self_id, target, node: node.clone(), client, faults: self.faults.clone() }
     }
 }
 
@@ -75,9 +69,7 @@ impl PeerConnection {
         E: std::error::Error + DeserializeOwned,
     {
         if !self.faults.pass(self.self_id, self.target).await {
-            return Err(RPCError::Unreachable(Unreachable::new(&io::Error::other(
-                "dropped by fault injection",
-            ))));
+            return Err(RPCError::Unreachable(Unreachable::new(&io::Error::other("dropped by fault injection"))));
         }
         let Some(client) = self.client.as_mut() else {
             let e = io::Error::other(format!("bad peer address {:?}", self.node.peer_addr));

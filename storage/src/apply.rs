@@ -26,11 +26,7 @@ pub(crate) struct Writer<'t> {
 
 impl<'t> Writer<'t> {
     pub fn new(trees: &'t [TransactionalTree], revision: u64) -> Self {
-        Self {
-            trees,
-            revision,
-            overlay: BTreeMap::new(),
-        }
+        Self { trees, revision, overlay: BTreeMap::new() }
     }
 
     pub fn get<S: KeySpace>(&self, key: &S::Key) -> Result<Option<Record<S::Value>>, TxError> {
@@ -39,8 +35,7 @@ impl<'t> Writer<'t> {
             Some(v) => v.clone(),
             None => self.trees[S::ID.index()].get(&k)?.map(|v| v.to_vec()),
         };
-        raw.map(|v| decode_record::<S>(&v).map_err(ConflictableTransactionError::Abort))
-            .transpose()
+        raw.map(|v| decode_record::<S>(&v).map_err(ConflictableTransactionError::Abort)).transpose()
     }
 
     /// Puts `value`, keeping the create revision and bumping the version of an existing key.
@@ -52,12 +47,7 @@ impl<'t> Writer<'t> {
                 mod_revision: self.revision,
                 version: old.version + 1,
             },
-            None => Record {
-                value,
-                create_revision: self.revision,
-                mod_revision: self.revision,
-                version: 1,
-            },
+            None => Record { value, create_revision: self.revision, mod_revision: self.revision, version: 1 },
         };
         self.overlay.insert((S::ID, key.encode()), Some(encode(&record)));
         Ok(record)
@@ -95,15 +85,7 @@ fn check_expect<S: KeySpace>(w: &Writer<'_>, key: &S::Key, name: &str, expect: E
         Expect::Absent => actual.is_none(),
         Expect::ModRevision(rev) => actual == Some(rev),
     };
-    Ok(if ok {
-        Ok(())
-    } else {
-        Err(Rejected::RevisionMismatch {
-            key: name.to_string(),
-            expected: expect,
-            actual,
-        })
-    })
+    Ok(if ok { Ok(()) } else { Err(Rejected::RevisionMismatch { key: name.to_string(), expected: expect, actual }) })
 }
 
 type Step = Result<(), Rejected>;
@@ -114,9 +96,7 @@ pub(crate) fn apply_command(w: &mut Writer<'_>, cmd: &Command) -> Result<Result<
     Ok(match cmd {
         Command::InitCluster { info, members } => {
             if let Some(existing) = w.get::<Cluster>(&())? {
-                return Ok(Err(Rejected::ClusterAlreadyInitialized {
-                    cluster_id: existing.value.cluster_id,
-                }));
+                return Ok(Err(Rejected::ClusterAlreadyInitialized { cluster_id: existing.value.cluster_id }));
             }
             w.put::<Cluster>(&(), info.clone())?;
             for m in members {
@@ -124,19 +104,9 @@ pub(crate) fn apply_command(w: &mut Writer<'_>, cmd: &Command) -> Result<Result<
             }
             Ok(CommandOutput::Done)
         }
-        Command::ReserveMember {
-            name,
-            peer_addr,
-            client_addr,
-        } => reserve_member(w, name, peer_addr, client_addr)?,
-        Command::MemberJoined { name, node_id } => match member_with_id(w, name, *node_id)? {
-            Err(e) => Err(e),
-            Ok(mut m) => {
-                m.state = MemberState::Joined;
-                w.put::<Members>(name, m)?;
-                Ok(CommandOutput::Done)
-            }
-        },
+        Command::ReserveMember { name, peer_addr, client_addr } => reserve_member(w, name, peer_addr, client_addr)?,
+        Command::MemberJoined { name, node_id } => set_member_state(w, name, *node_id, MemberState::Joined)?,
+        Command::MemberRemoving { name, node_id } => set_member_state(w, name, *node_id, MemberState::Removing)?,
         Command::RemoveMember { name, node_id } => match member_with_id(w, name, *node_id)? {
             Err(e) => Err(e),
             Ok(_) => {
@@ -148,17 +118,12 @@ pub(crate) fn apply_command(w: &mut Writer<'_>, cmd: &Command) -> Result<Result<
             Err(e) => Err(e),
             Ok(()) => {
                 let r = w.put::<Kv>(key, KvValue(value.clone()))?;
-                Ok(CommandOutput::KvPut {
-                    create_revision: r.create_revision,
-                    version: r.version,
-                })
+                Ok(CommandOutput::KvPut { create_revision: r.create_revision, version: r.version })
             }
         },
         Command::KvDelete { key, expect } => match check_expect::<Kv>(w, key, key, *expect)? {
             Err(e) => Err(e),
-            Ok(()) => Ok(CommandOutput::KvDeleted {
-                existed: w.delete::<Kv>(key)?,
-            }),
+            Ok(()) => Ok(CommandOutput::KvDeleted { existed: w.delete::<Kv>(key)? }),
         },
     })
 }
@@ -179,10 +144,7 @@ fn reserve_member(
         return Ok(if same_node {
             Ok(CommandOutput::MemberReserved { node_id: m.node_id })
         } else {
-            Err(Rejected::MemberNameTaken {
-                name,
-                node_id: m.node_id,
-            })
+            Err(Rejected::MemberNameTaken { name, node_id: m.node_id })
         });
     }
     let mut info = cluster.value;
@@ -200,14 +162,33 @@ fn reserve_member(
     Ok(Ok(CommandOutput::MemberReserved { node_id }))
 }
 
+fn set_member_state(
+    w: &mut Writer<'_>,
+    name: &str,
+    node_id: u64,
+    to: MemberState,
+) -> Result<Result<CommandOutput, Rejected>, TxError> {
+    let mut m = match member_with_id(w, name, node_id)? {
+        Err(e) => return Ok(Err(e)),
+        Ok(m) => m,
+    };
+    if m.state == to {
+        return Ok(Ok(CommandOutput::Done));
+    }
+    if !m.state.can_become(to) {
+        return Ok(Err(Rejected::MemberStateInvalid { name: name.to_string(), from: m.state, to }));
+    }
+    m.state = to;
+    w.put::<Members>(&name.to_string(), m)?;
+    Ok(Ok(CommandOutput::Done))
+}
+
 fn member_with_id(w: &Writer<'_>, name: &str, node_id: u64) -> Result<Result<MemberRecord, Rejected>, TxError> {
     Ok(match w.get::<Members>(&name.to_string())? {
         None => Err(Rejected::MemberNotFound { name: name.to_string() }),
-        Some(r) if r.value.node_id != node_id => Err(Rejected::MemberIdMismatch {
-            name: name.to_string(),
-            expected: node_id,
-            actual: r.value.node_id,
-        }),
+        Some(r) if r.value.node_id != node_id => {
+            Err(Rejected::MemberIdMismatch { name: name.to_string(), expected: node_id, actual: r.value.node_id })
+        }
         Some(r) => Ok(r.value),
     })
 }

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::spaces::{ClusterInfo, MemberRecord};
+use crate::spaces::{ClusterInfo, MemberRecord, MemberState};
 use crate::typ::NodeId;
 
 /// One mutation of the replicated state.
@@ -15,20 +15,17 @@ use crate::typ::NodeId;
 pub enum Command {
     /// Records the cluster identity and the initial members. Proposed once by the first leader.
     /// Precondition: no cluster record yet.
-    InitCluster {
-        info: ClusterInfo,
-        members: Vec<MemberRecord>,
-    },
+    InitCluster { info: ClusterInfo, members: Vec<MemberRecord> },
     /// Reserves a node id for a joining master (state Joining). Preconditions: cluster initialised;
     /// no other master with that name. The same name with the same addresses still Joining gets its
     /// earlier id back (a join retried after a crash).
-    ReserveMember {
-        name: String,
-        peer_addr: String,
-        client_addr: String,
-    },
-    /// Marks a joining master as a voter. Precondition: the member exists with that node id.
+    ReserveMember { name: String, peer_addr: String, client_addr: String },
+    /// Marks a joining master as a voter. Precondition: the member exists with that node id and
+    /// is Joining (or already Joined).
     MemberJoined { name: String, node_id: NodeId },
+    /// Starts removing a master: from now on its promotion is refused. Precondition: the member
+    /// exists with that node id.
+    MemberRemoving { name: String, node_id: NodeId },
     /// Forgets a master removed from the Raft membership. Precondition: exists with that node id.
     RemoveMember { name: String, node_id: NodeId },
     /// Writes a key of the admin key space. Precondition: `expect`.
@@ -88,17 +85,11 @@ pub enum Rejected {
     #[error("no master named {name} in the cluster")]
     MemberNotFound { name: String },
     #[error("master {name} has node id {actual}, not {expected}")]
-    MemberIdMismatch {
-        name: String,
-        expected: NodeId,
-        actual: NodeId,
-    },
+    MemberIdMismatch { name: String, expected: NodeId, actual: NodeId },
+    #[error("master {name} is {from:?} and cannot become {to:?}")]
+    MemberStateInvalid { name: String, from: MemberState, to: MemberState },
     #[error("key {key}: expected {expected}, found {}", describe_revision(.actual))]
-    RevisionMismatch {
-        key: String,
-        expected: Expect,
-        actual: Option<u64>,
-    },
+    RevisionMismatch { key: String, expected: Expect, actual: Option<u64> },
 }
 
 fn describe_revision(actual: &Option<u64>) -> String {
@@ -113,5 +104,7 @@ fn describe_revision(actual: &Option<u64>) -> String {
 pub struct CommandResult {
     /// Log index of the entry = revision of every change it made.
     pub revision: u64,
+    /// Whether the entry changed any record (a change batch was published at `revision`).
+    pub changed: bool,
     pub outcome: Result<CommandOutput, Rejected>,
 }

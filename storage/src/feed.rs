@@ -84,13 +84,7 @@ pub(crate) struct FeedState {
 impl FeedState {
     pub fn new(revision: u64, buffer: usize, history_cap: usize) -> Self {
         let (tx, _) = broadcast::channel(buffer.max(1));
-        Self {
-            revision,
-            history: VecDeque::new(),
-            history_cap,
-            floor: revision,
-            tx,
-        }
+        Self { revision, history: VecDeque::new(), history_cap, floor: revision, tx }
     }
 
     /// Records an applied entry; publishes its batch if it changed anything.
@@ -123,26 +117,16 @@ impl FeedState {
 
     /// A subscription that starts after the current revision.
     pub fn subscribe(&self) -> Subscription {
-        Subscription {
-            backlog: VecDeque::new(),
-            rx: self.tx.subscribe(),
-            revision: self.revision,
-        }
+        Subscription { backlog: VecDeque::new(), rx: self.tx.subscribe(), revision: self.revision }
     }
 
     /// A subscription that first replays the history after `from` (exclusive).
     pub fn subscribe_from(&self, from: u64) -> Result<Subscription, FeedError> {
         if from > self.revision || from < self.floor {
-            return Err(FeedError::Resync {
-                revision: self.revision,
-            });
+            return Err(FeedError::Resync { revision: self.revision });
         }
         let backlog = self.history.iter().filter(|b| b.revision > from).cloned().collect();
-        Ok(Subscription {
-            backlog,
-            rx: self.tx.subscribe(),
-            revision: from,
-        })
+        Ok(Subscription { backlog, rx: self.tx.subscribe(), revision: from })
     }
 }
 
@@ -169,9 +153,7 @@ impl Subscription {
                     Ok(FeedEvent::Batch(b)) => b,
                     Ok(FeedEvent::Reset { revision }) => return Err(FeedError::Resync { revision }),
                     Err(broadcast::error::RecvError::Lagged(_)) => {
-                        return Err(FeedError::Resync {
-                            revision: self.revision,
-                        });
+                        return Err(FeedError::Resync { revision: self.revision });
                     }
                     Err(broadcast::error::RecvError::Closed) => return Err(FeedError::Closed),
                 },

@@ -129,12 +129,7 @@ mod tests {
 
     #[test]
     fn t20_tuple_order_and_prefix() {
-        let mut keys = vec![
-            (s("task"), s("src-2")),
-            (s("task"), s("src-10")),
-            (s("t"), s("zz")),
-            (s("task2"), s("")),
-        ];
+        let mut keys = vec![(s("task"), s("src-2")), (s("task"), s("src-10")), (s("t"), s("zz")), (s("task2"), s(""))];
         let mut encoded: Vec<Vec<u8>> = keys.iter().map(|k| k.encode()).collect();
         keys.sort();
         encoded.sort();

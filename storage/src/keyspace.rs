@@ -38,10 +38,7 @@ pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 
 /// Decodes bytes written by [`encode`].
 pub fn decode<T: DeserializeOwned>(bytes: &[u8], what: &'static str) -> Result<T, StoreError> {
-    rmp_serde::from_slice(bytes).map_err(|e| StoreError::Corrupt {
-        what,
-        reason: e.to_string(),
-    })
+    rmp_serde::from_slice(bytes).map_err(|e| StoreError::Corrupt { what, reason: e.to_string() })
 }
 
 /// Decodes one stored record of key space `S`.
@@ -51,8 +48,5 @@ pub fn decode_record<S: KeySpace>(bytes: &[u8]) -> Result<Record<S::Value>, Stor
 
 /// Decodes one stored key of key space `S`.
 pub fn decode_key<S: KeySpace>(bytes: &[u8]) -> Result<S::Key, StoreError> {
-    S::Key::decode(bytes).map_err(|e| StoreError::Corrupt {
-        what: S::ID.tree_name(),
-        reason: e.to_string(),
-    })
+    S::Key::decode(bytes).map_err(|e| StoreError::Corrupt { what: S::ID.tree_name(), reason: e.to_string() })
 }

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::StoreError;
 use crate::keyspace::{decode, encode};
+use crate::node::NodeInfo;
 use crate::typ::NodeId;
 
 const KEY_VERSION: &[u8] = b"storage_version";
@@ -25,6 +26,10 @@ pub struct NodeIdentity {
     /// Client addresses to resume an unfinished join through.
     #[serde(default)]
     pub join_endpoints: Vec<String>,
+    /// The `--initial-cluster` membership this node was created with, so a restart can finish an
+    /// initialisation interrupted by a crash.
+    #[serde(default)]
+    pub initial_members: Vec<(NodeId, NodeInfo)>,
 }
 
 /// Handle on the `local` tree.
@@ -37,11 +42,7 @@ pub struct LocalMeta {
 
 impl LocalMeta {
     pub(crate) fn new(db: sled::Db, tree: sled::Tree, alive: std::sync::Arc<()>) -> Self {
-        Self {
-            _alive: alive,
-            db,
-            tree,
-        }
+        Self { _alive: alive, db, tree }
     }
 
     pub(crate) fn storage_version(&self) -> Result<Option<u32>, StoreError> {
@@ -64,16 +65,13 @@ impl LocalMeta {
     }
 
     pub fn identity(&self) -> Result<Option<NodeIdentity>, StoreError> {
-        self.tree
-            .get(KEY_IDENTITY)?
-            .map(|v| decode(&v, "node identity"))
-            .transpose()
+        self.tree.get(KEY_IDENTITY)?.map(|v| decode(&v, "node identity")).transpose()
     }
 
     /// Persists the identity durably (fsync) before returning.
     pub async fn set_identity(&self, identity: &NodeIdentity) -> Result<(), StoreError> {
         self.tree.insert(KEY_IDENTITY, encode(identity))?;
-        self.db.flush_async().await?;
+        crate::store::flush(&self.db).await?;
         Ok(())
     }
 }

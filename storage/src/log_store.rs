@@ -2,7 +2,7 @@
 //! last-purged in `raft_meta`.
 //!
 //! Durability: `append` writes the entries and queues its completion callback on one flusher task;
-//! the flusher drains every queued callback, runs one fsync (`flush_async`) and then completes them
+//! the flusher drains every queued callback, runs one fsync and then completes them
 //! all, so concurrent appends share one fsync and nothing is acknowledged before it is on disk.
 //! Vote and truncation are flushed before returning.
 
@@ -41,13 +41,7 @@ impl LogStore {
     pub(crate) fn open(db: sled::Db, alive: Arc<()>) -> Result<Self, sled::Error> {
         let logs = db.open_tree("raft_log")?;
         let meta = db.open_tree("raft_meta")?;
-        Ok(Self {
-            _alive: alive,
-            db,
-            logs,
-            meta,
-            flusher: Arc::new(OnceLock::new()),
-        })
+        Ok(Self { _alive: alive, db, logs, meta, flusher: Arc::new(OnceLock::new()) })
     }
 
     fn flusher(&self) -> &mpsc::UnboundedSender<LogFlushed> {
@@ -64,15 +58,11 @@ impl LogStore {
         what: &'static str,
     ) -> Result<Option<T>, StorageError> {
         let raw = self.meta.get(key).map_err(|e| StorageIOError::read(&e))?;
-        raw.map(|v| decode(&v, what))
-            .transpose()
-            .map_err(|e| StorageIOError::read(&e).into())
+        raw.map(|v| decode(&v, what)).transpose().map_err(|e| StorageIOError::read(&e).into())
     }
 
     fn last_purged(&self) -> Result<Option<LogId>, StorageError> {
-        Ok(self
-            .read_meta::<Option<LogId>>(KEY_PURGED, "last purged log id")?
-            .flatten())
+        Ok(self.read_meta::<Option<LogId>>(KEY_PURGED, "last purged log id")?.flatten())
     }
 }
 
@@ -84,7 +74,7 @@ async fn run_flusher(db: sled::Db, _alive: Arc<()>, mut rx: mpsc::UnboundedRecei
         while let Ok(more) = rx.try_recv() {
             pending.push(more);
         }
-        let res = db.flush_async().await;
+        let res = crate::store::flush(&db).await;
         for cb in pending.drain(..) {
             let r = res.as_ref().map(|_| ()).map_err(|e| io::Error::other(e.to_string()));
             cb.log_io_completed(r);
@@ -125,14 +115,13 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn get_log_state(&mut self) -> Result<LogState, StorageError> {
         let last_purged_log_id = self.last_purged()?;
         let last = self.logs.last().map_err(|e| StorageIOError::read_logs(&e))?;
+        // A crash between recording the purge point and deleting the entries can leave entries
+        // below it; the last log id is never below the purge point.
         let last_log_id = match last {
-            Some((_, v)) => Some(*decode_entry(&v)?.get_log_id()),
+            Some((_, v)) => Some(*decode_entry(&v)?.get_log_id()).max(last_purged_log_id),
             None => last_purged_log_id,
         };
-        Ok(LogState {
-            last_purged_log_id,
-            last_log_id,
-        })
+        Ok(LogState { last_purged_log_id, last_log_id })
     }
 
     async fn get_log_reader(&mut self) -> Self::LogReader {
@@ -140,13 +129,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_vote(&mut self, vote: &Vote) -> Result<(), StorageError> {
-        self.meta
-            .insert(KEY_VOTE, encode(vote))
-            .map_err(|e| StorageIOError::write_vote(&e))?;
-        self.db
-            .flush_async()
-            .await
-            .map_err(|e| StorageIOError::write_vote(&e))?;
+        self.meta.insert(KEY_VOTE, encode(vote)).map_err(|e| StorageIOError::write_vote(&e))?;
+        crate::store::flush(&self.db).await.map_err(|e| StorageIOError::write_vote(&e))?;
         Ok(())
     }
 
@@ -156,16 +140,12 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
         // Not flushed: a lost committed index is recomputed from the leader.
-        self.meta
-            .insert(KEY_COMMITTED, encode(&committed))
-            .map_err(|e| StorageIOError::write(&e))?;
+        self.meta.insert(KEY_COMMITTED, encode(&committed)).map_err(|e| StorageIOError::write(&e))?;
         Ok(())
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
-        Ok(self
-            .read_meta::<Option<LogId>>(KEY_COMMITTED, "committed log id")?
-            .flatten())
+        Ok(self.read_meta::<Option<LogId>>(KEY_COMMITTED, "committed log id")?.flatten())
     }
 
     async fn append<I>(&mut self, entries: I, callback: LogFlushed) -> Result<(), StorageError>
@@ -177,9 +157,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         for entry in entries {
             batch.insert(&entry.log_id.index.to_be_bytes(), encode(&entry));
         }
-        self.logs
-            .apply_batch(batch)
-            .map_err(|e| StorageIOError::write_logs(&e))?;
+        self.logs.apply_batch(batch).map_err(|e| StorageIOError::write_logs(&e))?;
         if self.flusher().send(callback).is_err() {
             return Err(StorageIOError::write_logs(&io::Error::other("log flusher stopped")).into());
         }
@@ -191,29 +169,20 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         for k in self.logs.range(log_id.index.to_be_bytes()..).keys() {
             batch.remove(k.map_err(|e| StorageIOError::write_logs(&e))?);
         }
-        self.logs
-            .apply_batch(batch)
-            .map_err(|e| StorageIOError::write_logs(&e))?;
-        self.db
-            .flush_async()
-            .await
-            .map_err(|e| StorageIOError::write_logs(&e))?;
+        self.logs.apply_batch(batch).map_err(|e| StorageIOError::write_logs(&e))?;
+        crate::store::flush(&self.db).await.map_err(|e| StorageIOError::write_logs(&e))?;
         Ok(())
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
         // Record the purge point first: a crash in between leaves extra entries, never a gap.
-        self.meta
-            .insert(KEY_PURGED, encode(&Some(log_id)))
-            .map_err(|e| StorageIOError::write(&e))?;
-        self.db.flush_async().await.map_err(|e| StorageIOError::write(&e))?;
+        self.meta.insert(KEY_PURGED, encode(&Some(log_id))).map_err(|e| StorageIOError::write(&e))?;
+        crate::store::flush(&self.db).await.map_err(|e| StorageIOError::write(&e))?;
         let mut batch = sled::Batch::default();
         for k in self.logs.range(..=log_id.index.to_be_bytes()).keys() {
             batch.remove(k.map_err(|e| StorageIOError::write_logs(&e))?);
         }
-        self.logs
-            .apply_batch(batch)
-            .map_err(|e| StorageIOError::write_logs(&e))?;
+        self.logs.apply_batch(batch).map_err(|e| StorageIOError::write_logs(&e))?;
         Ok(())
     }
 }

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
@@ -29,14 +30,8 @@ pub struct SpaceDump {
 
 impl SpaceDump {
     pub fn new(name: &str, entries: Vec<(Vec<u8>, Vec<u8>)>) -> Self {
-        let entries = entries
-            .into_iter()
-            .map(|(k, v)| (ByteBuf::from(k), ByteBuf::from(v)))
-            .collect();
-        Self {
-            name: name.to_string(),
-            entries,
-        }
+        let entries = entries.into_iter().map(|(k, v)| (ByteBuf::from(k), ByteBuf::from(v))).collect();
+        Self { name: name.to_string(), entries }
     }
 }
 
@@ -49,10 +44,7 @@ pub struct SnapshotBlob {
 
 impl SnapshotBlob {
     pub fn new(spaces: Vec<SpaceDump>) -> Self {
-        Self {
-            format: BLOB_FORMAT,
-            spaces,
-        }
+        Self { format: BLOB_FORMAT, spaces }
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -94,25 +86,31 @@ struct StoredSnapshot {
     data: Vec<u8>,
 }
 
-/// The current snapshot on disk.
+/// The current snapshot on disk. Clones share one lock: a build (in its own task) and an install
+/// may save at the same time, and the file must only ever move forward.
 #[derive(Clone)]
 pub(crate) struct SnapshotFile {
     path: PathBuf,
+    /// Serialises saves; counts them for unique temp file names.
+    saves: Arc<Mutex<u64>>,
 }
 
 impl SnapshotFile {
     pub fn new(dir: &Path) -> Self {
-        Self {
-            path: dir.join("snapshot.bin"),
-        }
+        Self { path: dir.join("snapshot.bin"), saves: Arc::new(Mutex::new(0)) }
     }
 
-    pub fn save(&self, meta: &SnapshotMeta, data: &[u8]) -> Result<(), StoreError> {
-        let bytes = encode(&StoredSnapshot {
-            meta: meta.clone(),
-            data: data.to_vec(),
-        });
-        let tmp = self.path.with_extension("tmp");
+    /// Stores `meta`/`data` unless the stored snapshot is at least as new; returns whether it did.
+    pub fn save(&self, meta: &SnapshotMeta, data: &[u8]) -> Result<bool, StoreError> {
+        let mut saves = self.saves.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((current, _)) = self.load()?
+            && current.last_log_id >= meta.last_log_id
+        {
+            return Ok(false);
+        }
+        *saves += 1;
+        let bytes = encode(&StoredSnapshot { meta: meta.clone(), data: data.to_vec() });
+        let tmp = self.path.with_extension(format!("tmp{}", *saves));
         let mut f = fs::File::create(&tmp)?;
         f.write_all(&bytes)?;
         f.sync_all()?;
@@ -120,7 +118,7 @@ impl SnapshotFile {
         if let Some(dir) = self.path.parent() {
             fs::File::open(dir)?.sync_all()?;
         }
-        Ok(())
+        Ok(true)
     }
 
     pub fn load(&self) -> Result<Option<(SnapshotMeta, Vec<u8>)>, StoreError> {

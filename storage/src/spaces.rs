@@ -73,14 +73,25 @@ pub struct MemberRecord {
     pub state: MemberState,
 }
 
-/// Where a master is in joining. Joining → Joined; a Joining record is reused when the same node
-/// retries its join (same name and addresses).
+/// Where a master is in its life: Joining → Joined → Removing → (record deleted). A Joining
+/// record is reused when the same node retries its join (same name and addresses); a Joining
+/// master may also go straight to Removing (an abandoned join). Nothing goes back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MemberState {
     /// Id reserved; not yet a voter.
     Joining,
     /// A voter (or an initial member).
     Joined,
+    /// Being removed: promotion is refused; the next leader finishes the removal.
+    Removing,
+}
+
+impl MemberState {
+    /// The legal transitions, in one table.
+    pub fn can_become(self, next: MemberState) -> bool {
+        use MemberState::*;
+        matches!((self, next), (Joining, Joined) | (Joining, Removing) | (Joined, Removing) | (Removing, Removing))
+    }
 }
 
 /// `kv`: a small generic key space for admin calls, tests and benchmarks.
@@ -94,3 +105,20 @@ impl KeySpace for Kv {
 /// An opaque value of the admin key space.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KvValue(#[serde(with = "serde_bytes")] pub Vec<u8>);
+
+#[cfg(test)]
+mod tests {
+    use super::MemberState::{self, *};
+
+    #[test]
+    fn t10_member_state_transitions() {
+        let all = [Joining, Joined, Removing];
+        let legal = [(Joining, Joined), (Joining, Removing), (Joined, Removing), (Removing, Removing)];
+        for from in all {
+            for to in all {
+                let want = legal.contains(&(from, to));
+                assert_eq!(MemberState::can_become(from, to), want, "{from:?} -> {to:?}");
+            }
+        }
+    }
+}

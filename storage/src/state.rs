@@ -44,12 +44,8 @@ impl Shared {
             trees.push(db.open_tree(space.tree_name())?);
         }
         trees.push(db.open_tree(META_TREE)?);
-        let mut shared = Shared {
-            _alive: alive,
-            db,
-            trees,
-            feed: RwLock::new(FeedState::new(0, feed_buffer, feed_history)),
-        };
+        let mut shared =
+            Shared { _alive: alive, db, trees, feed: RwLock::new(FeedState::new(0, feed_buffer, feed_history)) };
         let revision = shared.applied()?.map(|l| l.index).unwrap_or(0);
         shared.feed = RwLock::new(FeedState::new(revision, feed_buffer, feed_history));
         Ok(Arc::new(shared))
@@ -60,19 +56,11 @@ impl Shared {
     }
 
     pub fn applied(&self) -> Result<Option<LogId>, StoreError> {
-        self.meta()
-            .get(KEY_APPLIED)?
-            .map(|v| decode(&v, "applied log id"))
-            .transpose()
+        self.meta().get(KEY_APPLIED)?.map(|v| decode(&v, "applied log id")).transpose()
     }
 
     pub fn membership(&self) -> Result<StoredMembership, StoreError> {
-        Ok(self
-            .meta()
-            .get(KEY_MEMBERSHIP)?
-            .map(|v| decode(&v, "membership"))
-            .transpose()?
-            .unwrap_or_default())
+        Ok(self.meta().get(KEY_MEMBERSHIP)?.map(|v| decode(&v, "membership")).transpose()?.unwrap_or_default())
     }
 
     fn read(&self) -> RwLockReadGuard<'_, FeedState> {
@@ -93,13 +81,16 @@ impl Shared {
                 let mut changes = Vec::new();
                 for entry in &entries {
                     let revision = entry.log_id.index;
+                    let mut changed = false;
                     let outcome = match &entry.payload {
                         EntryPayload::Blank => Ok(CommandOutput::Done),
                         EntryPayload::Normal(cmd) => {
                             let mut w = Writer::new(trees, revision);
                             let outcome = apply_command(&mut w, cmd)?;
                             if outcome.is_ok() {
-                                changes.push((revision, w.commit()?));
+                                let c = w.commit()?;
+                                changed = !c.is_empty();
+                                changes.push((revision, c));
                             }
                             outcome
                         }
@@ -109,7 +100,7 @@ impl Shared {
                             Ok(CommandOutput::Done)
                         }
                     };
-                    results.push(CommandResult { revision, outcome });
+                    results.push(CommandResult { revision, changed, outcome });
                 }
                 meta_tree(trees).insert(KEY_APPLIED, encode(&Some(last)))?;
                 Ok((results, changes))
@@ -207,20 +198,12 @@ impl StateReader {
 
     pub fn get<S: KeySpace>(&self, key: &S::Key) -> Result<Option<Record<S::Value>>, StoreError> {
         let guard = self.shared.read();
-        View {
-            shared: &self.shared,
-            revision: guard.revision,
-        }
-        .get::<S>(key)
+        View { shared: &self.shared, revision: guard.revision }.get::<S>(key)
     }
 
     pub fn list<S: KeySpace>(&self) -> Result<Listed<S>, StoreError> {
         let guard = self.shared.read();
-        View {
-            shared: &self.shared,
-            revision: guard.revision,
-        }
-        .list::<S>()
+        View { shared: &self.shared, revision: guard.revision }.list::<S>()
     }
 
     /// The last applied membership (as the state machine recorded it).
@@ -232,10 +215,7 @@ impl StateReader {
     /// Runs `read` on a consistent view and subscribes to every change after it, atomically.
     pub fn read_and_subscribe<T>(&self, read: impl FnOnce(&View<'_>) -> T) -> (T, Subscription) {
         let guard = self.shared.read();
-        let out = read(&View {
-            shared: &self.shared,
-            revision: guard.revision,
-        });
+        let out = read(&View { shared: &self.shared, revision: guard.revision });
         (out, guard.subscribe())
     }
 
@@ -256,10 +236,7 @@ impl View<'_> {
     }
 
     pub fn get<S: KeySpace>(&self, key: &S::Key) -> Result<Option<Record<S::Value>>, StoreError> {
-        self.shared.trees[S::ID.index()]
-            .get(key.encode())?
-            .map(|v| decode_record::<S>(&v))
-            .transpose()
+        self.shared.trees[S::ID.index()].get(key.encode())?.map(|v| decode_record::<S>(&v)).transpose()
     }
 
     pub fn list<S: KeySpace>(&self) -> Result<Listed<S>, StoreError> {

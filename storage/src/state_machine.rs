@@ -26,18 +26,12 @@ pub struct StateMachine {
 
 impl StateMachine {
     pub(crate) fn new(shared: Arc<Shared>, file: SnapshotFile) -> Self {
-        Self {
-            shared,
-            file,
-            builds: Arc::new(AtomicU64::new(0)),
-        }
+        Self { shared, file, builds: Arc::new(AtomicU64::new(0)) }
     }
 
     /// A read handle on the same state.
     pub fn reader(&self) -> StateReader {
-        StateReader {
-            shared: self.shared.clone(),
-        }
+        StateReader { shared: self.shared.clone() }
     }
 }
 
@@ -58,19 +52,10 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             Some(l) => format!("{}-{}-{}", l.leader_id.term, l.index, self.build_no),
             None => format!("0-0-{}", self.build_no),
         };
-        let meta = SnapshotMeta {
-            last_log_id: applied,
-            last_membership: membership,
-            snapshot_id,
-        };
+        let meta = SnapshotMeta { last_log_id: applied, last_membership: membership, snapshot_id };
         let data = blob.to_bytes();
-        self.file
-            .save(&meta, &data)
-            .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
-        Ok(Snapshot {
-            meta,
-            snapshot: Box::new(Cursor::new(data)),
-        })
+        self.file.save(&meta, &data).map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
+        Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(data)) })
     }
 }
 
@@ -78,14 +63,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     type SnapshotBuilder = SnapshotBuilder;
 
     async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), StorageError> {
-        let applied = self
-            .shared
-            .applied()
-            .map_err(|e| StorageIOError::read_state_machine(&e))?;
-        let membership = self
-            .shared
-            .membership()
-            .map_err(|e| StorageIOError::read_state_machine(&e))?;
+        let applied = self.shared.applied().map_err(|e| StorageIOError::read_state_machine(&e))?;
+        let membership = self.shared.membership().map_err(|e| StorageIOError::read_state_machine(&e))?;
         Ok((applied, membership))
     }
 
@@ -95,18 +74,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         I::IntoIter: OptionalSend,
     {
         let entries: Vec<Entry> = entries.into_iter().collect();
-        self.shared
-            .apply(entries)
-            .map_err(|e| StorageIOError::write_state_machine(&e).into())
+        self.shared.apply(entries).map_err(|e| StorageIOError::write_state_machine(&e).into())
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
         let build_no = self.builds.fetch_add(1, Ordering::Relaxed);
-        SnapshotBuilder {
-            copy: self.shared.dump(),
-            file: self.file.clone(),
-            build_no,
-        }
+        SnapshotBuilder { copy: self.shared.dump(), file: self.file.clone(), build_no }
     }
 
     async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError> {
@@ -124,22 +97,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.shared
             .restore(meta.last_log_id, &meta.last_membership, &blob)
             .map_err(|e| StorageIOError::write_snapshot(sig.clone(), &e))?;
-        self.file
-            .save(meta, &data)
-            .map_err(|e| StorageIOError::write_snapshot(sig.clone(), &e))?;
-        self.shared
-            .db
-            .flush_async()
-            .await
-            .map_err(|e| StorageIOError::write_snapshot(sig, &e))?;
+        self.file.save(meta, &data).map_err(|e| StorageIOError::write_snapshot(sig.clone(), &e))?;
+        crate::store::flush(&self.shared.db).await.map_err(|e| StorageIOError::write_snapshot(sig, &e))?;
         Ok(())
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, StorageError> {
         let loaded = self.file.load().map_err(|e| StorageIOError::read_snapshot(None, &e))?;
-        Ok(loaded.map(|(meta, data)| Snapshot {
-            meta,
-            snapshot: Box::new(Cursor::new(data)),
-        }))
+        Ok(loaded.map(|(meta, data)| Snapshot { meta, snapshot: Box::new(Cursor::new(data)) }))
     }
 }

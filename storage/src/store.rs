@@ -11,6 +11,17 @@ use crate::snapshot::SnapshotFile;
 use crate::state::{Shared, StateReader};
 use crate::state_machine::StateMachine;
 
+/// fsyncs everything written to `db` so far, on tokio's blocking pool. (sled's own
+/// `flush_async` wakes every idle thread of its pool on each call, which costs more CPU than the
+/// fsync itself at high write rates.)
+pub(crate) async fn flush(db: &sled::Db) -> Result<usize, sled::Error> {
+    let db = db.clone();
+    match tokio::task::spawn_blocking(move || db.flush()).await {
+        Ok(res) => res,
+        Err(e) => Err(sled::Error::ReportableBug(format!("flush task failed: {e}"))),
+    }
+}
+
 /// On-disk format version this binary writes and reads. A data dir with a larger one is refused.
 pub const STORAGE_VERSION: u32 = 1;
 
@@ -27,11 +38,7 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self {
-            cache_capacity_bytes: 64 << 20,
-            feed_buffer: 4096,
-            feed_history: 4096,
-        }
+        Self { cache_capacity_bytes: 64 << 20, feed_buffer: 4096, feed_history: 4096 }
     }
 }
 
@@ -49,40 +56,26 @@ impl Store {
     /// Opens (creating if needed) the data dir. Refuses a dir held by another process, one written
     /// by a newer storage version, and a database that is not dm's.
     pub fn open(dir: &Path, opts: &StoreOptions) -> Result<Store, OpenError> {
-        let io = |source| OpenError::Io {
-            dir: dir.to_path_buf(),
-            source,
-        };
+        let io = |source| OpenError::Io { dir: dir.to_path_buf(), source };
         std::fs::create_dir_all(dir).map_err(io)?;
         let db_path = dir.join("db");
         let fresh = !db_path.exists();
-        let db = sled::Config::new()
-            .path(&db_path)
-            .cache_capacity(opts.cache_capacity_bytes)
-            .open()
-            .map_err(|e| match e {
-                sled::Error::Io(ref ioe) if ioe.to_string().contains("could not acquire lock") => {
-                    OpenError::Locked { dir: dir.to_path_buf() }
-                }
-                other => OpenError::Store {
-                    dir: dir.to_path_buf(),
-                    source: other.into(),
+        let db =
+            sled::Config::new().path(&db_path).cache_capacity(opts.cache_capacity_bytes).open().map_err(
+                |e| match e {
+                    sled::Error::Io(ref ioe) if ioe.to_string().contains("could not acquire lock") => {
+                        OpenError::Locked { dir: dir.to_path_buf() }
+                    }
+                    other => OpenError::Store { dir: dir.to_path_buf(), source: other.into() },
                 },
-            })?;
-        let store_err = |source: StoreError| OpenError::Store {
-            dir: dir.to_path_buf(),
-            source,
-        };
+            )?;
+        let store_err = |source: StoreError| OpenError::Store { dir: dir.to_path_buf(), source };
         let alive = Arc::new(());
         let local_tree = db.open_tree("local").map_err(|e| store_err(e.into()))?;
         let local = LocalMeta::new(db.clone(), local_tree, alive.clone());
         match local.storage_version().map_err(store_err)? {
             Some(v) if v > STORAGE_VERSION => {
-                return Err(OpenError::NewerVersion {
-                    dir: dir.to_path_buf(),
-                    found: v,
-                    supported: STORAGE_VERSION,
-                });
+                return Err(OpenError::NewerVersion { dir: dir.to_path_buf(), found: v, supported: STORAGE_VERSION });
             }
             Some(_) => {}
             None if fresh || db.tree_names().len() <= 2 => {
@@ -94,14 +87,7 @@ impl Store {
         let shared = Shared::open(db, alive.clone(), opts.feed_buffer, opts.feed_history).map_err(store_err)?;
         let state_machine = StateMachine::new(shared, SnapshotFile::new(dir));
         let reader = state_machine.reader();
-        Ok(Store {
-            log,
-            state_machine,
-            reader,
-            local,
-            dir: dir.to_path_buf(),
-            alive: Arc::downgrade(&alive),
-        })
+        Ok(Store { log, state_machine, reader, local, dir: dir.to_path_buf(), alive: Arc::downgrade(&alive) })
     }
 
     /// Becomes dead once every handle on the data dir (log store, state machine, readers, local

@@ -18,37 +18,15 @@ async fn t10_restart_keeps_data_and_cluster_id() {
     for i in 0..50 {
         put(&mut client, &format!("k{i}"), &format!("v{i}")).await;
     }
-    let cluster_id = c
-        .node(1)
-        .shared
-        .leadership
-        .current()
-        .unwrap()
-        .cluster()
-        .unwrap()
-        .cluster_id;
+    let cluster_id = c.node(1).shared.leadership.current().unwrap().cluster().unwrap().cluster_id;
     c.kill(1).await;
     c.restart(1).await;
     c.wait_leader().await;
     let mut client = c.client(&[1]);
     for i in 0..50 {
-        assert_eq!(
-            get(&mut client, &format!("k{i}")).await,
-            Some(format!("v{i}")),
-            "k{i} survives a restart"
-        );
+        assert_eq!(get(&mut client, &format!("k{i}")).await, Some(format!("v{i}")), "k{i} survives a restart");
     }
-    assert_eq!(
-        c.node(1)
-            .shared
-            .leadership
-            .current()
-            .unwrap()
-            .cluster()
-            .unwrap()
-            .cluster_id,
-        cluster_id
-    );
+    assert_eq!(c.node(1).shared.leadership.current().unwrap().cluster().unwrap().cluster_id, cluster_id);
     c.shutdown().await;
 }
 
@@ -59,10 +37,7 @@ async fn t20_http_status_health_and_metrics() {
     let addr = c.client_addr(1);
     let status =
         crate::harness::wait_until_some(TIMEOUT, "/status answers", || crate::harness::process::status(&addr)).await;
-    assert_eq!(
-        (status.name.as_str(), status.role.as_str(), status.leader.as_str()),
-        ("m1", "leader", "m1")
-    );
+    assert_eq!((status.name.as_str(), status.role.as_str(), status.leader.as_str()), ("m1", "leader", "m1"));
     assert!(http_get(&addr, "/health").await.unwrap().contains("true"));
     let metrics = http_get(&addr, "/metrics").await.unwrap();
     for name in [

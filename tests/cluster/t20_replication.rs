@@ -37,21 +37,14 @@ async fn t10_forwarding_failover_and_catch_up() {
         put(&mut via_follower, &format!("a{i}"), &format!("{i}")).await;
         acked.push(format!("a{i}"));
     }
-    assert_eq!(
-        via_follower.preferred(),
-        Some(c.client_addr(followers[0]).as_str()),
-        "served by forwarding"
-    );
+    assert_eq!(via_follower.preferred(), Some(c.client_addr(followers[0]).as_str()), "served by forwarding");
 
     c.kill(leader).await;
     let new_leader = c.wait_leader().await;
     assert_ne!(new_leader, leader);
     let mut survivors = c.client(&followers);
     for key in &acked {
-        assert!(
-            get(&mut survivors, key).await.is_some(),
-            "acknowledged {key} lost after failover"
-        );
+        assert!(get(&mut survivors, key).await.is_some(), "acknowledged {key} lost after failover");
     }
     for i in 0..30 {
         put(&mut survivors, &format!("b{i}"), "after").await;
@@ -61,11 +54,7 @@ async fn t10_forwarding_failover_and_catch_up() {
     c.wait_leader().await;
     wait_agreement(&c).await;
     let mut raw = c.raw_client(leader).await;
-    assert_eq!(
-        local_get(&mut raw, "b29").await.as_deref(),
-        Some("after"),
-        "restarted node caught up"
-    );
+    assert_eq!(local_get(&mut raw, "b29").await.as_deref(), Some("after"), "restarted node caught up");
     c.shutdown().await;
 }
 
@@ -78,36 +67,18 @@ async fn t20_conditional_writes_change_nothing_when_the_compare_fails() {
     c.wait_leader().await;
     let mut client = c.client(&c.ids());
     let rev = put(&mut client, "cas", "one").await;
-    let stale = KvPutRequest {
-        key: "cas".into(),
-        value: b"two".to_vec(),
-        expect_mod_revision: Some(rev - 1),
-    };
+    let stale = KvPutRequest { key: "cas".into(), value: b"two".to_vec(), expect_mod_revision: Some(rev - 1) };
     let r = cluster_call!(client, kv_put, stale).unwrap();
     assert!(!r.result);
     assert_eq!(r.code, ErrorCode::PreconditionFailed as i32);
     assert!(r.msg.contains("[code=38056]"), "{}", r.msg);
-    let absent = KvPutRequest {
-        key: "cas".into(),
-        value: b"two".to_vec(),
-        expect_mod_revision: Some(0),
-    };
+    let absent = KvPutRequest { key: "cas".into(), value: b"two".to_vec(), expect_mod_revision: Some(0) };
     assert!(!cluster_call!(client, kv_put, absent).unwrap().result);
     assert_eq!(get(&mut client, "cas").await.as_deref(), Some("one"));
-    let good = KvPutRequest {
-        key: "cas".into(),
-        value: b"two".to_vec(),
-        expect_mod_revision: Some(rev),
-    };
+    let good = KvPutRequest { key: "cas".into(), value: b"two".to_vec(), expect_mod_revision: Some(rev) };
     assert!(cluster_call!(client, kv_put, good).unwrap().result);
-    let del = KvDeleteRequest {
-        key: "cas".into(),
-        expect_mod_revision: Some(rev),
-    };
-    assert!(
-        !cluster_call!(client, kv_delete, del).unwrap().result,
-        "stale delete refused"
-    );
+    let del = KvDeleteRequest { key: "cas".into(), expect_mod_revision: Some(rev) };
+    assert!(!cluster_call!(client, kv_delete, del).unwrap().result, "stale delete refused");
     assert_eq!(get(&mut client, "cas").await.as_deref(), Some("two"));
     c.shutdown().await;
 }

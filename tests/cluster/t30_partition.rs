@@ -32,19 +32,11 @@ async fn t10_isolated_leader_steps_back_and_one_leader_after_heal() {
     assert_eq!(c.leaders(), vec![leader]);
     for id in c.ids() {
         let mut raw = c.raw_client(id).await;
-        let r = raw
-            .list_member(ListMemberRequest::default())
-            .await
-            .expect("ListMember answers")
-            .into_inner();
+        let r = raw.list_member(ListMemberRequest::default()).await.expect("ListMember answers").into_inner();
         assert!(r.result, "node {id}: {}", r.msg);
         assert_eq!(r.members.len(), 2, "leader and masters parts");
     }
     let mut any = c.client(&[old]);
-    assert_eq!(
-        get(&mut any, "during").await.as_deref(),
-        Some("2"),
-        "old leader serves the new state after heal"
-    );
+    assert_eq!(get(&mut any, "during").await.as_deref(), Some("2"), "old leader serves the new state after heal");
     c.shutdown().await;
 }

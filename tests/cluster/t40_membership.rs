@@ -16,23 +16,13 @@ use crate::kv::{get, put};
 async fn listeners() -> (Listeners, String, String) {
     let client = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let peer = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let (c, p) = (
-        client.local_addr().unwrap().to_string(),
-        peer.local_addr().unwrap().to_string(),
-    );
+    let (c, p) = (client.local_addr().unwrap().to_string(), peer.local_addr().unwrap().to_string());
     (Listeners { client, peer }, c, p)
 }
 
 async fn masters(c: &TestCluster, via: NodeId) -> Vec<MasterInfo> {
     let mut raw = c.raw_client(via).await;
-    let r = raw
-        .list_member(ListMemberRequest {
-            master: true,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let r = raw.list_member(ListMemberRequest { master: true, ..Default::default() }).await.unwrap().into_inner();
     assert!(r.result, "{}", r.msg);
     match r.members.into_iter().next().and_then(|m| m.member) {
         Some(Member::Master(m)) => m.masters,
@@ -60,11 +50,7 @@ async fn t10_join_then_offline() {
     })
     .await;
     let mut via_m4 = dm::client::ClusterClient::new(vec![ca.clone()], TIMEOUT);
-    assert_eq!(
-        get(&mut via_m4, "k").await.as_deref(),
-        Some("v"),
-        "m4 serves (by forwarding) after catching up"
-    );
+    assert_eq!(get(&mut via_m4, "k").await.as_deref(), Some("v"), "m4 serves (by forwarding) after catching up");
 
     // A second master named m2 is refused, and its data dir is never created.
     let (l, ca2, pa2) = listeners().await;
@@ -82,33 +68,21 @@ async fn t10_join_then_offline() {
     // offline-member removes m4; an unknown name is a clear error.
     let mut raw = c.raw_client(follower).await;
     let r = raw
-        .offline_member(OfflineMemberRequest {
-            r#type: "master".into(),
-            name: "m4".into(),
-        })
+        .offline_member(OfflineMemberRequest { r#type: "master".into(), name: "m4".into() })
         .await
         .unwrap()
         .into_inner();
     assert!(r.result, "{}", r.msg);
-    wait_until(TIMEOUT, "m4 is gone from list-member", || async {
-        masters(&c, leader).await.len() == 3
-    })
-    .await;
+    wait_until(TIMEOUT, "m4 is gone from list-member", || async { masters(&c, leader).await.len() == 3 }).await;
     let r = raw
-        .offline_member(OfflineMemberRequest {
-            r#type: "master".into(),
-            name: "nobody".into(),
-        })
+        .offline_member(OfflineMemberRequest { r#type: "master".into(), name: "nobody".into() })
         .await
         .unwrap()
         .into_inner();
     assert!(!r.result);
     assert_eq!(r.code, ErrorCode::MemberNotFound as i32, "{}", r.msg);
     let r = raw
-        .offline_member(OfflineMemberRequest {
-            r#type: "worker".into(),
-            name: "w1".into(),
-        })
+        .offline_member(OfflineMemberRequest { r#type: "worker".into(), name: "w1".into() })
         .await
         .unwrap()
         .into_inner();
@@ -122,13 +96,7 @@ async fn t20_evict_moves_leadership_and_cancel_restores_candidacy() {
     let c = TestCluster::start(3).await;
     let old = c.wait_leader().await;
     let mut raw = c.raw_client(old).await;
-    let r = raw
-        .operate_leader(OperateLeaderRequest {
-            op: LeaderOp::EvictLeader as i32,
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let r = raw.operate_leader(OperateLeaderRequest { op: LeaderOp::EvictLeader as i32 }).await.unwrap().into_inner();
     assert!(r.result, "{}", r.msg);
     let new = c.wait_leader().await;
     assert_ne!(new, old, "an evicted master does not lead");
@@ -136,13 +104,8 @@ async fn t20_evict_moves_leadership_and_cancel_restores_candidacy() {
 
     // Evict the new leader too: the only master left allowed to lead takes over.
     let mut raw_new = c.raw_client(new).await;
-    let r = raw_new
-        .operate_leader(OperateLeaderRequest {
-            op: LeaderOp::EvictLeader as i32,
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let r =
+        raw_new.operate_leader(OperateLeaderRequest { op: LeaderOp::EvictLeader as i32 }).await.unwrap().into_inner();
     assert!(r.result, "{}", r.msg);
     let third = c.wait_leader().await;
     assert!(third != old && third != new);
@@ -150,9 +113,7 @@ async fn t20_evict_moves_leadership_and_cancel_restores_candidacy() {
     for id in [old, new] {
         let mut raw = c.raw_client(id).await;
         let r = raw
-            .operate_leader(OperateLeaderRequest {
-                op: LeaderOp::CancelEvictLeader as i32,
-            })
+            .operate_leader(OperateLeaderRequest { op: LeaderOp::CancelEvictLeader as i32 })
             .await
             .unwrap()
             .into_inner();
@@ -160,13 +121,7 @@ async fn t20_evict_moves_leadership_and_cancel_restores_candidacy() {
     }
     // The old leader can lead again: evict the third one.
     let mut raw3 = c.raw_client(third).await;
-    let r = raw3
-        .operate_leader(OperateLeaderRequest {
-            op: LeaderOp::EvictLeader as i32,
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let r = raw3.operate_leader(OperateLeaderRequest { op: LeaderOp::EvictLeader as i32 }).await.unwrap().into_inner();
     assert!(r.result, "{}", r.msg);
     let again = c.wait_leader().await;
     assert!(again == old || again == new);
@@ -178,19 +133,10 @@ async fn t30_single_master_refuses_evict_and_removing_itself() {
     let c = TestCluster::start(1).await;
     c.wait_leader().await;
     let mut raw = c.raw_client(1).await;
-    let r = raw
-        .operate_leader(OperateLeaderRequest {
-            op: LeaderOp::EvictLeader as i32,
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let r = raw.operate_leader(OperateLeaderRequest { op: LeaderOp::EvictLeader as i32 }).await.unwrap().into_inner();
     assert_eq!(r.code, ErrorCode::NoOtherMaster as i32, "{}", r.msg);
     let r = raw
-        .offline_member(OfflineMemberRequest {
-            r#type: "master".into(),
-            name: "m1".into(),
-        })
+        .offline_member(OfflineMemberRequest { r#type: "master".into(), name: "m1".into() })
         .await
         .unwrap()
         .into_inner();

@@ -28,15 +28,11 @@ async fn t10_lagging_follower_installs_a_snapshot() {
     .await;
 
     c.restart(lagging).await;
-    wait_until(
-        TIMEOUT,
-        "restarted follower installed a snapshot and caught up",
-        || async {
-            let m = c.node(lagging).shared.ctx.raft_metrics();
-            let lm = c.node(leader).shared.ctx.raft_metrics();
-            m.snapshot.is_some() && m.last_applied == lm.last_applied
-        },
-    )
+    wait_until(TIMEOUT, "restarted follower installed a snapshot and caught up", || async {
+        let m = c.node(lagging).shared.ctx.raft_metrics();
+        let lm = c.node(leader).shared.ctx.raft_metrics();
+        m.snapshot.is_some() && m.last_applied == lm.last_applied
+    })
     .await;
     let ours = c.node(lagging).shared.ctx.reader.list::<Kv>().unwrap();
     let theirs = c.node(leader).shared.ctx.reader.list::<Kv>().unwrap();

@@ -46,16 +46,10 @@ async fn t10_kill9_leader_loses_no_acknowledged_write() {
     let survivors: Vec<usize> = all.into_iter().filter(|i| *i != leader).collect();
     let new_leader = agreed_leader(&c, &survivors).await;
     assert_ne!(new_leader, leader);
-    let mut surv_client = ClusterClient::new(
-        survivors.iter().map(|i| c.masters[*i].client_addr.clone()).collect(),
-        TIMEOUT,
-    );
+    let mut surv_client =
+        ClusterClient::new(survivors.iter().map(|i| c.masters[*i].client_addr.clone()).collect(), TIMEOUT);
     for i in &acked {
-        assert_eq!(
-            get(&mut surv_client, &format!("p{i}")).await,
-            Some(i.to_string()),
-            "acknowledged p{i} lost"
-        );
+        assert_eq!(get(&mut surv_client, &format!("p{i}")).await, Some(i.to_string()), "acknowledged p{i} lost");
     }
     put(&mut surv_client, "after-failover", "yes").await;
 
@@ -80,9 +74,5 @@ async fn t10_kill9_leader_loses_no_acknowledged_write() {
         true
     })
     .await;
-    assert!(
-        c.masters.iter_mut().all(|m| m.is_running()),
-        "no master exited:\n{}",
-        c.logs()
-    );
+    assert!(c.masters.iter_mut().all(|m| m.is_running()), "no master exited:\n{}", c.logs());
 }

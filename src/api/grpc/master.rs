@@ -65,24 +65,15 @@ impl MasterService {
         let mut members = Vec::new();
         let me = self.node.info.clone();
         if all || req.leader {
-            let m = ListLeaderMember {
-                msg: String::new(),
-                name: me.name.clone(),
-                addr: me.client_addr.clone(),
-            };
-            members.push(Members {
-                member: Some(members::Member::Leader(m)),
-            });
+            let m = ListLeaderMember { msg: String::new(), name: me.name.clone(), addr: me.client_addr.clone() };
+            members.push(Members { member: Some(members::Member::Leader(m)) });
         }
         if all || req.master {
             let membership = leader.ctx.raft_metrics().membership_config.membership().clone();
             let voters: Vec<u64> = membership.voter_ids().collect();
             let wanted = |name: &str| req.names.is_empty() || req.names.iter().any(|n| n == name);
-            let nodes: Vec<_> = membership
-                .nodes()
-                .filter(|(_, n)| wanted(&n.name))
-                .map(|(id, n)| (*id, n.clone()))
-                .collect();
+            let nodes: Vec<_> =
+                membership.nodes().filter(|(_, n)| wanted(&n.name)).map(|(id, n)| (*id, n.clone())).collect();
             let probes = nodes.iter().map(|(id, n)| async move {
                 if *id == self.node.ctx.node_id {
                     true
@@ -120,18 +111,10 @@ impl MasterService {
                     });
                 }
             }
-            let m = ListMasterMember {
-                msg: String::new(),
-                masters,
-            };
-            members.push(Members {
-                member: Some(members::Member::Master(m)),
-            });
+            let m = ListMasterMember { msg: String::new(), masters };
+            members.push(Members { member: Some(members::Member::Master(m)) });
         }
-        Ok(ListMemberResponse {
-            members,
-            ..Default::default()
-        })
+        Ok(ListMemberResponse { members, ..Default::default() })
     }
 
     async fn operate_leader_local(&self, op: LeaderOp) -> Result<OperateLeaderResponse, NodeError> {
@@ -154,9 +137,9 @@ impl MasterService {
                 ctx.raft.runtime_config().heartbeat(true);
                 Ok(OperateLeaderResponse::default())
             }
-            LeaderOp::InvalidLeaderOp => Err(NodeError::InvalidArgument(
-                "operate-leader needs evict or cancel-evict".into(),
-            )),
+            LeaderOp::InvalidLeaderOp => {
+                Err(NodeError::InvalidArgument("operate-leader needs evict or cancel-evict".into()))
+            }
         }
     }
 }
@@ -183,12 +166,7 @@ impl Master for MasterService {
         if req.name.is_empty() {
             return err(NodeError::InvalidArgument("offline-member needs --name".into()));
         }
-        answer(
-            leader
-                .remove_member(&req.name)
-                .await
-                .map(|_| OfflineMemberResponse::default()),
-        )
+        answer(leader.remove_member(&req.name).await.map(|_| OfflineMemberResponse::default()))
     }
 
     async fn operate_leader(
@@ -218,14 +196,8 @@ impl Master for MasterService {
 
     async fn health(&self, _req: Request<HealthRequest>) -> Result<Response<HealthResponse>, Status> {
         let m = self.node.ctx.raft_metrics();
-        let cluster_id = self
-            .node
-            .ctx
-            .reader
-            .get::<dm_storage::spaces::Cluster>(&())
-            .ok()
-            .flatten()
-            .map(|r| r.value.cluster_id);
+        let cluster_id =
+            self.node.ctx.reader.get::<dm_storage::spaces::Cluster>(&()).ok().flatten().map(|r| r.value.cluster_id);
         Ok(Response::new(HealthResponse {
             name: self.node.info.name.clone(),
             node_id: self.node.ctx.node_id,
@@ -243,11 +215,7 @@ impl Master for MasterService {
         let leader = leader_or_forward!(self, req, join_cluster);
         let r = req.into_inner();
         let res = leader.reserve_member(&r.name, &r.peer_addr, &r.client_addr).await;
-        answer(res.map(|(node_id, cluster_id)| JoinClusterResponse {
-            node_id,
-            cluster_id,
-            ..Default::default()
-        }))
+        answer(res.map(|(node_id, cluster_id)| JoinClusterResponse { node_id, cluster_id, ..Default::default() }))
     }
 
     async fn promote_member(
@@ -256,43 +224,22 @@ impl Master for MasterService {
     ) -> Result<Response<PromoteMemberResponse>, Status> {
         let leader = leader_or_forward!(self, req, promote_member);
         let r = req.into_inner();
-        answer(
-            leader
-                .promote_member(&r.name, r.node_id)
-                .await
-                .map(|_| PromoteMemberResponse::default()),
-        )
+        answer(leader.promote_member(&r.name, r.node_id).await.map(|_| PromoteMemberResponse::default()))
     }
 
     async fn campaign(&self, _req: Request<CampaignRequest>) -> Result<Response<CampaignResponse>, Status> {
         if self.node.evicted.load(Ordering::SeqCst) {
-            return err(NodeError::InvalidArgument(
-                "this master is evicted from leadership".into(),
-            ));
+            return err(NodeError::InvalidArgument("this master is evicted from leadership".into()));
         }
-        let res = self
-            .node
-            .ctx
-            .raft
-            .trigger()
-            .elect()
-            .await
-            .map_err(|e| NodeError::Raft(e.to_string()));
+        let res = self.node.ctx.raft.trigger().elect().await.map_err(|e| NodeError::Raft(e.to_string()));
         answer(res.map(|_| CampaignResponse::default()))
     }
 
     async fn kv_put(&self, req: Request<KvPutRequest>) -> Result<Response<KvPutResponse>, Status> {
         let leader = leader_or_forward!(self, req, kv_put);
         let r = req.into_inner();
-        let cmd = Command::KvPut {
-            key: r.key,
-            value: r.value,
-            expect: expect_from(r.expect_mod_revision),
-        };
-        answer(leader.ctx.propose(cmd).await.map(|(revision, _)| KvPutResponse {
-            revision,
-            ..Default::default()
-        }))
+        let cmd = Command::KvPut { key: r.key, value: r.value, expect: expect_from(r.expect_mod_revision) };
+        answer(leader.ctx.propose(cmd).await.map(|a| KvPutResponse { revision: a.revision, ..Default::default() }))
     }
 
     async fn kv_get(&self, req: Request<KvGetRequest>) -> Result<Response<KvGetResponse>, Status> {
@@ -309,13 +256,10 @@ impl Master for MasterService {
     async fn kv_delete(&self, req: Request<KvDeleteRequest>) -> Result<Response<KvDeleteResponse>, Status> {
         let leader = leader_or_forward!(self, req, kv_delete);
         let r = req.into_inner();
-        let cmd = Command::KvDelete {
-            key: r.key,
-            expect: expect_from(r.expect_mod_revision),
-        };
-        answer(leader.ctx.propose(cmd).await.map(|(revision, out)| KvDeleteResponse {
-            revision,
-            existed: matches!(out, CommandOutput::KvDeleted { existed: true }),
+        let cmd = Command::KvDelete { key: r.key, expect: expect_from(r.expect_mod_revision) };
+        answer(leader.ctx.propose(cmd).await.map(|a| KvDeleteResponse {
+            revision: a.revision,
+            existed: matches!(a.output, CommandOutput::KvDeleted { existed: true }),
             ..Default::default()
         }))
     }
@@ -325,10 +269,7 @@ fn kv_read(reader: &dm_storage::StateReader, key: &str) -> Result<KvGetResponse,
     let revision = reader.revision();
     let rec = reader.get::<Kv>(&key.to_string())?;
     Ok(match rec {
-        None => KvGetResponse {
-            revision,
-            ..Default::default()
-        },
+        None => KvGetResponse { revision, ..Default::default() },
         Some(r) => KvGetResponse {
             found: true,
             value: r.value.0,

@@ -23,10 +23,7 @@ pub use wait::{wait_until, wait_until_some};
 /// Logs to stderr when `DM_TEST_LOG` is set (a tracing filter, e.g. `info,openraft=info`).
 pub fn init_test_logging() {
     if let Ok(filter) = std::env::var("DM_TEST_LOG") {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_test_writer()
-            .try_init();
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
     }
 }
 
@@ -91,11 +88,8 @@ impl TestCluster {
             listeners.push((bind().await, bind().await));
         }
         let addr = |l: &TcpListener| l.local_addr().unwrap().to_string();
-        let initial: Vec<String> = listeners
-            .iter()
-            .enumerate()
-            .map(|(i, (_, p))| format!("m{}=http://{}", i + 1, addr(p)))
-            .collect();
+        let initial: Vec<String> =
+            listeners.iter().enumerate().map(|(i, (_, p))| format!("m{}=http://{}", i + 1, addr(p))).collect();
         let initial = initial.join(",");
         let configs: Vec<MasterConfig> = listeners
             .iter()
@@ -116,19 +110,10 @@ impl TestCluster {
         let faults = Arc::new(Faults::default());
         let starts = configs.iter().cloned().zip(listeners).map(|(cfg, (client, peer))| {
             let faults = faults.clone();
-            async move {
-                MasterNode::start(cfg, Listeners { client, peer }, faults)
-                    .await
-                    .expect("node starts")
-            }
+            async move { MasterNode::start(cfg, Listeners { client, peer }, faults).await.expect("node starts") }
         });
         let nodes = futures::future::join_all(starts).await.into_iter().map(Some).collect();
-        TestCluster {
-            faults,
-            nodes,
-            configs,
-            dir,
-        }
+        TestCluster { faults, nodes, configs, dir }
     }
 
     pub fn ids(&self) -> Vec<NodeId> {
@@ -136,10 +121,7 @@ impl TestCluster {
     }
 
     pub fn live_ids(&self) -> Vec<NodeId> {
-        self.ids()
-            .into_iter()
-            .filter(|id| self.nodes[*id as usize - 1].is_some())
-            .collect()
+        self.ids().into_iter().filter(|id| self.nodes[*id as usize - 1].is_some()).collect()
     }
 
     pub fn node(&self, id: NodeId) -> &MasterNode {
@@ -152,10 +134,7 @@ impl TestCluster {
 
     /// Live nodes that currently run the leader components.
     pub fn leaders(&self) -> Vec<NodeId> {
-        self.live_ids()
-            .into_iter()
-            .filter(|id| self.node(*id).shared.leadership.current().is_some())
-            .collect()
+        self.live_ids().into_iter().filter(|id| self.node(*id).shared.leadership.current().is_some()).collect()
     }
 
     /// Waits until exactly one live node leads and every live node in `among` knows it.
@@ -163,9 +142,8 @@ impl TestCluster {
         wait_until_some(TIMEOUT, "one leader known by every live node", || async {
             let leaders: Vec<NodeId> = self.leaders().into_iter().filter(|l| among.contains(l)).collect();
             let [leader] = leaders.as_slice() else { return None };
-            let agreed = among
-                .iter()
-                .all(|id| self.node(*id).shared.ctx.raft_metrics().current_leader == Some(*leader));
+            let agreed =
+                among.iter().all(|id| self.node(*id).shared.ctx.raft_metrics().current_leader == Some(*leader));
             agreed.then_some(*leader)
         })
         .await
@@ -191,9 +169,7 @@ impl TestCluster {
 
     /// A raw gRPC client to one node (no retries, no leader following).
     pub async fn raw_client(&self, id: NodeId) -> MasterClient<Channel> {
-        MasterClient::connect(format!("http://{}", self.client_addr(id)))
-            .await
-            .expect("connect")
+        MasterClient::connect(format!("http://{}", self.client_addr(id))).await.expect("connect")
     }
 
     /// A cluster client over the given nodes.

@@ -14,11 +14,7 @@ pub const DM: &str = env!("CARGO_BIN_EXE_dm");
 
 /// A free loopback port (bound then released; the process binds it right after).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 pub struct MasterProcess {
@@ -31,17 +27,9 @@ pub struct MasterProcess {
 
 impl MasterProcess {
     fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .unwrap();
-        let child = Command::new(DM)
-            .args(&self.args)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn dm master");
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
+        let child =
+            Command::new(DM).args(&self.args).stdout(Stdio::null()).stderr(log).spawn().expect("spawn dm master");
         self.child = Some(child);
     }
 
@@ -80,11 +68,8 @@ impl ProcessCluster {
     pub fn start(n: usize) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let ports: Vec<(u16, u16)> = (0..n).map(|_| (free_port(), free_port())).collect();
-        let initial: Vec<String> = ports
-            .iter()
-            .enumerate()
-            .map(|(i, (_, p))| format!("m{}=http://127.0.0.1:{p}", i + 1))
-            .collect();
+        let initial: Vec<String> =
+            ports.iter().enumerate().map(|(i, (_, p))| format!("m{}=http://127.0.0.1:{p}", i + 1)).collect();
         let initial = initial.join(",");
         let masters = ports
             .iter()
@@ -107,13 +92,8 @@ impl ProcessCluster {
                     "--data-dir".into(),
                     data_dir.display().to_string(),
                 ];
-                let mut m = MasterProcess {
-                    log: dir.path().join(format!("{name}.log")),
-                    name,
-                    client_addr,
-                    args,
-                    child: None,
-                };
+                let mut m =
+                    MasterProcess { log: dir.path().join(format!("{name}.log")), name, client_addr, args, child: None };
                 m.spawn();
                 m
             })
@@ -129,13 +109,7 @@ impl ProcessCluster {
     pub fn logs(&self) -> String {
         self.masters
             .iter()
-            .map(|m| {
-                format!(
-                    "--- {} ---\n{}",
-                    m.name,
-                    std::fs::read_to_string(&m.log).unwrap_or_default()
-                )
-            })
+            .map(|m| format!("--- {} ---\n{}", m.name, std::fs::read_to_string(&m.log).unwrap_or_default()))
             .collect()
     }
 }
