@@ -8,6 +8,7 @@ pub mod http;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
@@ -52,6 +53,12 @@ pub async fn serve_client(listener: TcpListener, node: Arc<NodeShared>, shutdown
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let grpc = tonic::service::Routes::new(master).prepare();
     let app = http::router(node).merge(grpc.into_axum_router());
+    // Without TCP_NODELAY small gRPC answers wait for delayed ACKs (~40 ms tails).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     let res = axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await;
     if let Err(e) = res {
         tracing::error!(error = %e, "client server stopped");

@@ -1,7 +1,7 @@
 //! dm-storage: the replicated state of a dm master cluster.
 //!
-//! openraft's log store and state machine on sled, the typed key spaces, the [`Command`] enum with
-//! its deterministic all-or-nothing apply, snapshots and the change feed. Nothing here knows about
+//! The state machine on sled (typed key spaces, the [`Command`] enum with its deterministic
+//! all-or-nothing apply, snapshots, the change feed) and the Raft log as append-only segment files. Nothing here knows about
 //! the network, HTTP or the CLI; everything outside this crate reaches sled only through it.
 
 pub mod command;
@@ -18,6 +18,7 @@ pub mod state;
 pub mod state_machine;
 pub mod store;
 pub mod typ;
+pub mod wal;
 
 mod apply;
 

@@ -83,7 +83,7 @@ impl Store {
             }
             None => return Err(OpenError::NotDmDataDir { dir: dir.to_path_buf() }),
         }
-        let log = LogStore::open(db.clone(), alive.clone()).map_err(|e| store_err(e.into()))?;
+        let log = LogStore::open(&dir.join("raft-log"), db.clone(), alive.clone()).map_err(|e| store_err(e.into()))?;
         let shared = Shared::open(db, alive.clone(), opts.feed_buffer, opts.feed_history).map_err(store_err)?;
         let state_machine = StateMachine::new(shared, SnapshotFile::new(dir));
         let reader = state_machine.reader();
