@@ -2,13 +2,14 @@
 //! leadership for a linearizable read, look at the membership — with errors already mapped.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use dm_storage::{Command, CommandOutput, StateReader};
-use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
+use openraft::error::{CheckIsLeaderError, RaftError};
 
 use super::error::NodeError;
 use super::metrics::NodeMetrics;
+use super::proposer::Proposer;
 use crate::raft::typ::{ForwardToLeader, NodeId, NodeInfo, Raft, RaftMetrics};
 
 /// An applied command.
@@ -27,6 +28,8 @@ pub struct RaftCtx {
     pub raft: Raft,
     pub reader: StateReader,
     pub metrics: Arc<NodeMetrics>,
+    /// Batches concurrent proposals into one log entry.
+    pub proposer: Proposer,
     /// Bound on waits inside one request (linearizable reads, membership changes).
     pub request_timeout: Duration,
 }
@@ -36,25 +39,11 @@ fn not_leader(f: &ForwardToLeader) -> NodeError {
 }
 
 impl RaftCtx {
-    /// Proposes `cmd` and waits (bounded) for its apply; a rejected precondition is
-    /// `NodeError::Rejected`. A timeout leaves the outcome unknown: the command may still apply.
+    /// Proposes `cmd` (batched with concurrent proposals, see `proposer`) and waits (bounded)
+    /// for its apply; a rejected precondition is `NodeError::Rejected`. A timeout leaves the
+    /// outcome unknown: the command may still apply.
     pub async fn propose(&self, cmd: Command) -> Result<Applied, NodeError> {
-        let started = Instant::now();
-        let res = tokio::time::timeout(self.request_timeout, self.raft.client_write(cmd)).await;
-        self.metrics.observe_proposal(started.elapsed().as_secs_f64());
-        match res {
-            Err(_) => Err(NodeError::Timeout {
-                what: "committing the change (it may still apply; check before retrying)",
-                secs: self.request_timeout.as_secs(),
-            }),
-            Ok(Ok(resp)) => {
-                let r = resp.data;
-                let (revision, changed) = (r.revision, r.changed);
-                r.outcome.map(|output| Applied { revision, changed, output }).map_err(NodeError::Rejected)
-            }
-            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => Err(not_leader(&f)),
-            Ok(Err(e)) => Err(NodeError::Raft(e.to_string())),
-        }
+        self.proposer.propose(cmd).await
     }
 
     /// Confirms with a quorum that this node is still leader and waits until everything committed

@@ -60,6 +60,7 @@ impl Coded for NodeError {
                 Rejected::MemberNotFound { .. } | Rejected::MemberIdMismatch { .. } => ErrorCode::MemberNotFound,
                 Rejected::MemberStateInvalid { .. } => ErrorCode::MemberStateInvalid,
                 Rejected::RevisionMismatch { .. } => ErrorCode::PreconditionFailed,
+                Rejected::NestedBatch => ErrorCode::InvalidArgument,
             },
             NodeError::Raft(_) => ErrorCode::RaftFailed,
             NodeError::Timeout { .. } => ErrorCode::Timeout,

@@ -19,6 +19,7 @@ pub mod members;
 pub mod membership;
 pub mod metrics;
 pub mod peers;
+pub mod proposer;
 pub mod transfer;
 
 use std::sync::Arc;
@@ -36,6 +37,7 @@ use self::ctx::RaftCtx;
 use self::leadership::{Leadership, LeadershipDeps};
 use self::metrics::NodeMetrics;
 use self::peers::Peers;
+use self::proposer::Proposer;
 use crate::client::{ClientError, ClusterClient};
 use crate::config::master::MasterConfig;
 use crate::error::{Coded, ErrorCode};
@@ -129,7 +131,9 @@ impl MasterNode {
         let raft = Raft::new(node_id, Arc::new(raft_config), network, prepared.store.log, prepared.store.state_machine)
             .await
             .map_err(|e| StartError::Raft(e.to_string()))?;
-        let ctx = RaftCtx { node_id, raft: raft.clone(), reader, metrics, request_timeout: config.rpc_timeout };
+        let shutdown = CancellationToken::new();
+        let proposer = Proposer::start(raft.clone(), metrics.clone(), config.rpc_timeout, shutdown.clone());
+        let ctx = RaftCtx { node_id, raft: raft.clone(), reader, metrics, proposer, request_timeout: config.rpc_timeout };
         let info = NodeInfo {
             name: config.name.clone(),
             peer_addr: config.advertise_peer_addr.clone(),
@@ -143,7 +147,7 @@ impl MasterNode {
             faults,
             evicted: Arc::new(AtomicBool::new(false)),
             local,
-            shutdown: CancellationToken::new(),
+            shutdown,
             identity,
             config,
         });

@@ -121,6 +121,7 @@ pub(crate) fn apply_command(w: &mut Writer<'_>, cmd: &Command) -> Result<Result<
                 Ok(CommandOutput::KvPut { create_revision: r.create_revision, version: r.version })
             }
         },
+        Command::Batch(_) => Err(Rejected::NestedBatch),
         Command::KvDelete { key, expect } => match check_expect::<Kv>(w, key, key, *expect)? {
             Err(e) => Err(e),
             Ok(()) => Ok(CommandOutput::KvDeleted { existed: w.delete::<Kv>(key)? }),

@@ -37,6 +37,27 @@ pub enum Command {
     },
     /// Deletes a key of the admin key space. Precondition: `expect`.
     KvDelete { key: String, expect: Expect },
+    /// Several independent commands in one log entry (the proposer batches concurrent
+    /// proposals). Each is applied on its own, all or nothing, in order; they share the entry's
+    /// revision. A batch inside a batch is rejected.
+    Batch(Vec<Command>),
+}
+
+impl Command {
+    /// Rough encoded size, for the proposer's byte budget.
+    pub fn approx_size(&self) -> usize {
+        const BASE: usize = 32;
+        BASE + match self {
+            Command::InitCluster { members, .. } => 64 + members.len() * 128,
+            Command::ReserveMember { name, peer_addr, client_addr } => name.len() + peer_addr.len() + client_addr.len(),
+            Command::MemberJoined { name, .. } | Command::MemberRemoving { name, .. } | Command::RemoveMember { name, .. } => {
+                name.len()
+            }
+            Command::KvPut { key, value, .. } => key.len() + value.len(),
+            Command::KvDelete { key, .. } => key.len(),
+            Command::Batch(cmds) => cmds.iter().map(Command::approx_size).sum(),
+        }
+    }
 }
 
 /// The compare of a conditional write on one key.
@@ -71,6 +92,16 @@ pub enum CommandOutput {
     KvPut { create_revision: u64, version: u64 },
     /// `KvDelete`: whether the key existed.
     KvDeleted { existed: bool },
+    /// `Batch`: one result per command, in order.
+    Batch(Vec<BatchItem>),
+}
+
+/// The result of one command of a batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchItem {
+    /// Whether this command changed any record.
+    pub changed: bool,
+    pub outcome: Result<CommandOutput, Rejected>,
 }
 
 /// A precondition that did not hold; the state is unchanged.
@@ -88,6 +119,8 @@ pub enum Rejected {
     MemberIdMismatch { name: String, expected: NodeId, actual: NodeId },
     #[error("master {name} is {from:?} and cannot become {to:?}")]
     MemberStateInvalid { name: String, from: MemberState, to: MemberState },
+    #[error("a batch cannot contain another batch")]
+    NestedBatch,
     #[error("key {key}: expected {expected}, found {}", describe_revision(.actual))]
     RevisionMismatch { key: String, expected: Expect, actual: Option<u64> },
 }

@@ -22,7 +22,7 @@ pub mod wal;
 
 mod apply;
 
-pub use command::{Command, CommandOutput, CommandResult, Rejected};
+pub use command::{BatchItem, Command, CommandOutput, CommandResult, Rejected};
 pub use error::{OpenError, StoreError};
 pub use feed::{ChangeBatch, FeedEvent, Subscription};
 pub use keyspace::{KeySpace, Record};

@@ -8,7 +8,8 @@ use sled::Transactional;
 use sled::transaction::{TransactionError, TransactionalTree};
 
 use crate::apply::{TxError, Writer, apply_command};
-use crate::command::{CommandOutput, CommandResult};
+use crate::command::{BatchItem, Command, CommandOutput, CommandResult, Rejected};
+use crate::feed::Change;
 use crate::error::StoreError;
 use crate::feed::{FeedError, FeedState, Subscription};
 use crate::keys::KeyCodec;
@@ -85,12 +86,11 @@ impl Shared {
                     let outcome = match &entry.payload {
                         EntryPayload::Blank => Ok(CommandOutput::Done),
                         EntryPayload::Normal(cmd) => {
-                            let mut w = Writer::new(trees, revision);
-                            let outcome = apply_command(&mut w, cmd)?;
-                            if outcome.is_ok() {
-                                let c = w.commit()?;
-                                changed = !c.is_empty();
-                                changes.push((revision, c));
+                            let mut entry_changes = Vec::new();
+                            let outcome = apply_entry_command(trees, revision, cmd, &mut entry_changes)?;
+                            changed = !entry_changes.is_empty();
+                            if changed {
+                                changes.push((revision, entry_changes));
                             }
                             outcome
                         }
@@ -162,6 +162,43 @@ impl Shared {
         feed.reset(applied.map(|l| l.index).unwrap_or(0));
         Ok(())
     }
+}
+
+/// Applies one entry's command; a batch applies each of its commands on its own (each all or
+/// nothing), so one rejected command does not affect the others.
+fn apply_entry_command(
+    trees: &[TransactionalTree],
+    revision: u64,
+    cmd: &Command,
+    changes: &mut Vec<Change>,
+) -> Result<Result<CommandOutput, Rejected>, TxError> {
+    let Command::Batch(cmds) = cmd else {
+        return apply_one(trees, revision, cmd, changes);
+    };
+    let mut items = Vec::with_capacity(cmds.len());
+    for sub in cmds {
+        let before = changes.len();
+        let outcome = match sub {
+            Command::Batch(_) => Err(Rejected::NestedBatch),
+            _ => apply_one(trees, revision, sub, changes)?,
+        };
+        items.push(BatchItem { changed: changes.len() > before, outcome });
+    }
+    Ok(Ok(CommandOutput::Batch(items)))
+}
+
+fn apply_one(
+    trees: &[TransactionalTree],
+    revision: u64,
+    cmd: &Command,
+    changes: &mut Vec<Change>,
+) -> Result<Result<CommandOutput, Rejected>, TxError> {
+    let mut w = Writer::new(trees, revision);
+    let outcome = apply_command(&mut w, cmd)?;
+    if outcome.is_ok() {
+        changes.extend(w.commit()?);
+    }
+    Ok(outcome)
 }
 
 fn meta_tree(trees: &[TransactionalTree]) -> &TransactionalTree {

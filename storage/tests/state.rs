@@ -235,3 +235,28 @@ async fn t80_second_open_of_a_dir_is_refused_while_held() {
         Ok(_) => panic!("a held data dir must be refused"),
     }
 }
+
+#[tokio::test]
+async fn t90_batch_applies_each_command_on_its_own_at_one_revision() {
+    use dm_storage::command::BatchItem;
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = open(dir.path());
+    let (_, mut sub) = s.reader.read_and_subscribe(|_| ());
+    let batch = Command::Batch(vec![
+        put("x", "1", Expect::Absent),
+        put("x", "2", Expect::Absent),
+        put("y", "1", Expect::Any),
+        Command::KvDelete { key: "nope".into(), expect: Expect::Any },
+        Command::Batch(vec![]),
+    ]);
+    let res = apply(&mut s.state_machine, vec![entry(1, batch)]).await;
+    let CommandOutput::Batch(items) = res[0].outcome.clone().unwrap() else { panic!("{res:?}") };
+    let shape: Vec<(bool, bool)> = items.iter().map(|i: &BatchItem| (i.changed, i.outcome.is_ok())).collect();
+    assert_eq!(shape, vec![(true, true), (false, false), (true, true), (false, true), (false, false)]);
+    assert_eq!(items[4].outcome, Err(Rejected::NestedBatch));
+    assert!(res[0].changed);
+    let b = sub.next().await.unwrap();
+    assert_eq!((b.revision, b.changes.len()), (1, 2), "one feed batch with both writes");
+    let x = s.reader.get::<Kv>(&"x".to_string()).unwrap().unwrap();
+    assert_eq!((x.value, x.mod_revision), (KvValue(b"1".to_vec()), 1));
+}
