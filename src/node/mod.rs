@@ -133,7 +133,8 @@ impl MasterNode {
             .map_err(|e| StartError::Raft(e.to_string()))?;
         let shutdown = CancellationToken::new();
         let proposer = Proposer::start(raft.clone(), metrics.clone(), config.rpc_timeout, shutdown.clone());
-        let ctx = RaftCtx { node_id, raft: raft.clone(), reader, metrics, proposer, request_timeout: config.rpc_timeout };
+        let ctx =
+            RaftCtx { node_id, raft: raft.clone(), reader, metrics, proposer, request_timeout: config.rpc_timeout };
         let info = NodeInfo {
             name: config.name.clone(),
             peer_addr: config.advertise_peer_addr.clone(),

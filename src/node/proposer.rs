@@ -25,7 +25,7 @@ use crate::raft::typ::Raft;
 
 const MAX_BATCH: usize = 512;
 const BATCH_BYTES: usize = 1 << 20;
-const MAX_IN_FLIGHT: usize = 2;
+const MAX_IN_FLIGHT: usize = 4;
 
 type Reply = oneshot::Sender<Result<Applied, NodeError>>;
 

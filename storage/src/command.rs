@@ -50,9 +50,9 @@ impl Command {
         BASE + match self {
             Command::InitCluster { members, .. } => 64 + members.len() * 128,
             Command::ReserveMember { name, peer_addr, client_addr } => name.len() + peer_addr.len() + client_addr.len(),
-            Command::MemberJoined { name, .. } | Command::MemberRemoving { name, .. } | Command::RemoveMember { name, .. } => {
-                name.len()
-            }
+            Command::MemberJoined { name, .. }
+            | Command::MemberRemoving { name, .. }
+            | Command::RemoveMember { name, .. } => name.len(),
             Command::KvPut { key, value, .. } => key.len() + value.len(),
             Command::KvDelete { key, .. } => key.len(),
             Command::Batch(cmds) => cmds.iter().map(Command::approx_size).sum(),

@@ -9,8 +9,8 @@ use sled::transaction::{TransactionError, TransactionalTree};
 
 use crate::apply::{TxError, Writer, apply_command};
 use crate::command::{BatchItem, Command, CommandOutput, CommandResult, Rejected};
-use crate::feed::Change;
 use crate::error::StoreError;
+use crate::feed::Change;
 use crate::feed::{FeedError, FeedState, Subscription};
 use crate::keys::KeyCodec;
 use crate::keyspace::{KeySpace, Record, decode, decode_key, decode_record, encode};
