@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use dm::pb::master::KvPutRequest;
 
-use crate::procs::{Cluster, client};
+use crate::procs::{Cluster, client, dir_size};
 use crate::stats::mib;
 use crate::write::{key, value};
 
@@ -34,15 +34,24 @@ pub async fn run(bin: &Path, dir: &Path, writes: u64, checkpoints: &[u64], concu
         }));
     }
     let start = Instant::now();
-    println!("| writes | node | disk MiB | RSS MiB | elapsed s |");
-    println!("|---|---|---|---|---|");
+    println!("| writes | node | disk MiB | of which raft log | of which sled | RSS MiB | elapsed s |");
+    println!("|---|---|---|---|---|---|---|");
     for &cp in checkpoints {
         while done.load(Ordering::Relaxed) < cp.min(writes) {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         for m in &cluster.masters {
             let rss = m.rss().map(mib).unwrap_or_else(|| "-".into());
-            println!("| {cp} | {} | {} | {rss} | {:.0} |", m.name, mib(m.disk_bytes()), start.elapsed().as_secs_f64());
+            let log = dir_size(&m.data_dir.join("raft-log"));
+            let sled = dir_size(&m.data_dir.join("db"));
+            println!(
+                "| {cp} | {} | {} | {} | {} | {rss} | {:.0} |",
+                m.name,
+                mib(m.disk_bytes()),
+                mib(log),
+                mib(sled),
+                start.elapsed().as_secs_f64()
+            );
         }
     }
     for t in tasks {

@@ -2,7 +2,8 @@
 //!
 //! 1. Apply publishes a [`ChangeBatch`] per entry that changed something, under the state lock, so
 //!    a subscriber created under the same lock misses nothing and sees nothing twice.
-//! 2. A short history (the last `history` batches) lets a subscriber resume from a recent revision.
+//! 2. A short history (the last `history` batches, at most 8 MiB) lets a subscriber resume from a
+//!    recent revision.
 //! 3. A subscriber that falls behind the broadcast buffer, asks for a revision older than the
 //!    history, or sees a snapshot replace the state gets [`FeedError::Resync`]: it re-reads the key
 //!    spaces it needs at the current revision and subscribes again — the recovery an etcd watcher
@@ -49,6 +50,16 @@ pub struct ChangeBatch {
     pub changes: Vec<Change>,
 }
 
+impl ChangeBatch {
+    /// Approximate memory held by the batch.
+    pub fn bytes(&self) -> usize {
+        self.changes.iter().map(|c| 48 + c.key.len() + c.value.as_ref().map_or(0, Vec::len)).sum::<usize>() + 32
+    }
+}
+
+/// The history never holds more than this many bytes of changes, whatever its batch count.
+const HISTORY_BYTES: usize = 8 << 20;
+
 /// What the broadcast carries.
 #[derive(Debug, Clone)]
 pub enum FeedEvent {
@@ -76,6 +87,8 @@ pub(crate) struct FeedState {
     pub revision: u64,
     history: VecDeque<Arc<ChangeBatch>>,
     history_cap: usize,
+    /// Approximate bytes held by `history`, kept under `HISTORY_BYTES`.
+    history_bytes: usize,
     /// Every batch with revision > `floor` is in `history`.
     floor: u64,
     tx: broadcast::Sender<FeedEvent>,
@@ -84,7 +97,7 @@ pub(crate) struct FeedState {
 impl FeedState {
     pub fn new(revision: u64, buffer: usize, history_cap: usize) -> Self {
         let (tx, _) = broadcast::channel(buffer.max(1));
-        Self { revision, history: VecDeque::new(), history_cap, floor: revision, tx }
+        Self { revision, history: VecDeque::new(), history_cap, history_bytes: 0, floor: revision, tx }
     }
 
     /// Records an applied entry; publishes its batch if it changed anything.
@@ -95,12 +108,13 @@ impl FeedState {
         }
         let batch = Arc::new(ChangeBatch { revision, changes });
         if self.history_cap > 0 {
-            if self.history.len() == self.history_cap
-                && let Some(old) = self.history.pop_front()
-            {
+            self.history_bytes += batch.bytes();
+            self.history.push_back(batch.clone());
+            while self.history.len() > self.history_cap || self.history_bytes > HISTORY_BYTES {
+                let Some(old) = self.history.pop_front() else { break };
+                self.history_bytes -= old.bytes();
                 self.floor = old.revision;
             }
-            self.history.push_back(batch.clone());
         } else {
             self.floor = revision;
         }
@@ -111,6 +125,7 @@ impl FeedState {
     pub fn reset(&mut self, revision: u64) {
         self.revision = revision;
         self.history.clear();
+        self.history_bytes = 0;
         self.floor = revision;
         let _ = self.tx.send(FeedEvent::Reset { revision });
     }

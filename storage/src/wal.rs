@@ -25,8 +25,9 @@ use serde::{Deserialize, Serialize};
 use crate::keyspace::{decode, encode};
 use crate::typ::{LogId, Vote};
 
-/// A segment is closed once it grows past this.
-const SEGMENT_BYTES: u64 = 64 << 20;
+/// A segment is closed once it grows past this. Purge removes whole segments, so the log on disk
+/// stays below about two segments beyond what the snapshot policy keeps.
+const SEGMENT_BYTES: u64 = 16 << 20;
 const HEADER: usize = 16;
 
 /// Vote and purge point.
