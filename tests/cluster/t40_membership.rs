@@ -91,37 +91,34 @@ async fn t10_join_then_offline() {
     c.shutdown().await;
 }
 
+/// `operate-leader` on master `id`; returns the answer.
+async fn operate_leader(c: &TestCluster, id: NodeId, op: LeaderOp) -> dm::pb::master::OperateLeaderResponse {
+    let mut raw = c.raw_client(id).await;
+    raw.operate_leader(OperateLeaderRequest { op: op as i32 }).await.expect("operate-leader answers").into_inner()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn t20_evict_moves_leadership_and_cancel_restores_candidacy() {
     let c = TestCluster::start(3).await;
     let old = c.wait_leader().await;
-    let mut raw = c.raw_client(old).await;
-    let r = raw.operate_leader(OperateLeaderRequest { op: LeaderOp::EvictLeader as i32 }).await.unwrap().into_inner();
+    let r = operate_leader(&c, old, LeaderOp::EvictLeader).await;
     assert!(r.result, "{}", r.msg);
     let new = c.wait_leader().await;
     assert_ne!(new, old, "an evicted master does not lead");
     assert!(c.node(old).shared.evicted.load(std::sync::atomic::Ordering::SeqCst));
 
     // Evict the new leader too: the only master left allowed to lead takes over.
-    let mut raw_new = c.raw_client(new).await;
-    let r =
-        raw_new.operate_leader(OperateLeaderRequest { op: LeaderOp::EvictLeader as i32 }).await.unwrap().into_inner();
+    let r = operate_leader(&c, new, LeaderOp::EvictLeader).await;
     assert!(r.result, "{}", r.msg);
     let third = c.wait_leader().await;
     assert!(third != old && third != new);
 
     for id in [old, new] {
-        let mut raw = c.raw_client(id).await;
-        let r = raw
-            .operate_leader(OperateLeaderRequest { op: LeaderOp::CancelEvictLeader as i32 })
-            .await
-            .unwrap()
-            .into_inner();
+        let r = operate_leader(&c, id, LeaderOp::CancelEvictLeader).await;
         assert!(r.result, "{}", r.msg);
     }
-    // The old leader can lead again: evict the third one.
-    let mut raw3 = c.raw_client(third).await;
-    let r = raw3.operate_leader(OperateLeaderRequest { op: LeaderOp::EvictLeader as i32 }).await.unwrap().into_inner();
+    // The old leaders can lead again: evict the third one.
+    let r = operate_leader(&c, third, LeaderOp::EvictLeader).await;
     assert!(r.result, "{}", r.msg);
     let again = c.wait_leader().await;
     assert!(again == old || again == new);
@@ -132,9 +129,9 @@ async fn t20_evict_moves_leadership_and_cancel_restores_candidacy() {
 async fn t30_single_master_refuses_evict_and_removing_itself() {
     let c = TestCluster::start(1).await;
     c.wait_leader().await;
-    let mut raw = c.raw_client(1).await;
-    let r = raw.operate_leader(OperateLeaderRequest { op: LeaderOp::EvictLeader as i32 }).await.unwrap().into_inner();
+    let r = operate_leader(&c, 1, LeaderOp::EvictLeader).await;
     assert_eq!(r.code, ErrorCode::NoOtherMaster as i32, "{}", r.msg);
+    let mut raw = c.raw_client(1).await;
     let r = raw
         .offline_member(OfflineMemberRequest { r#type: "master".into(), name: "m1".into() })
         .await
