@@ -15,6 +15,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
+use std::time::Duration;
 
 use dm_storage::spaces::MemberState;
 use dm_storage::{Command, CommandOutput, Rejected};
@@ -33,7 +34,7 @@ fn raft_err(e: RaftError<NodeId, ClientWriteError<NodeId, NodeInfo>>, what: &str
             NodeError::NotLeader { leader: f.leader_id.zip(f.leader_node) }
         }
         RaftError::APIError(ClientWriteError::ChangeMembershipError(ChangeMembershipError::InProgress(_))) => {
-            NodeError::Raft(format!("{what}: another membership change is in progress; retry in a moment"))
+            NodeError::Raft(format!("{what}: another membership change is still in progress"))
         }
         other => NodeError::Raft(format!("{what}: {other}")),
     }
@@ -41,8 +42,29 @@ fn raft_err(e: RaftError<NodeId, ClientWriteError<NodeId, NodeInfo>>, what: &str
 
 impl LeaderHandle {
     /// Runs one Raft membership call within the request timeout.
-    async fn bounded<T>(&self, what: &'static str, call: impl Future<Output = WriteResult<T>>) -> Result<T, NodeError> {
-        match tokio::time::timeout(self.ctx.request_timeout, call).await {
+    /// Runs one Raft membership call within the request timeout. Membership changes are one at a
+    /// time (each a joint then a uniform step); a call that finds another in progress (a join,
+    /// an address update) waits for it and tries again.
+    async fn bounded<T, F, Fut>(&self, what: &'static str, mut call: F) -> Result<T, NodeError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = WriteResult<T>>,
+    {
+        let attempt = async {
+            let mut pause = Duration::from_millis(20);
+            loop {
+                match call().await {
+                    Err(RaftError::APIError(ClientWriteError::ChangeMembershipError(
+                        ChangeMembershipError::InProgress(_),
+                    ))) => {
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(Duration::from_millis(500));
+                    }
+                    other => return other,
+                }
+            }
+        };
+        match tokio::time::timeout(self.ctx.request_timeout, attempt).await {
             Ok(res) => res.map_err(|e| raft_err(e, what)),
             Err(_) => Err(NodeError::Timeout { what, secs: self.ctx.request_timeout.as_secs() }),
         }
@@ -101,13 +123,14 @@ impl LeaderHandle {
             let info =
                 NodeInfo { name: name.to_string(), peer_addr: record.peer_addr, client_addr: record.client_addr };
             tracing::info!(%info, node_id, "adding joining master as learner");
-            self.bounded("adding the learner", self.ctx.raft.add_learner(node_id, info, false)).await?;
+            self.bounded("adding the learner", || self.ctx.raft.add_learner(node_id, info.clone(), false)).await?;
         }
         if !is_voter {
             self.wait_caught_up(node_id).await?;
             tracing::info!(node_id, "promoting learner to voter");
             let add = ChangeMembers::AddVoterIds(BTreeSet::from([node_id]));
-            self.bounded("promoting the learner to voter", self.ctx.raft.change_membership(add, false)).await?;
+            self.bounded("promoting the learner to voter", || self.ctx.raft.change_membership(add.clone(), false))
+                .await?;
         }
         self.ctx.propose(Command::MemberJoined { name: name.to_string(), node_id }).await?;
         Ok(())
@@ -167,11 +190,11 @@ impl LeaderHandle {
         if membership.voter_ids().any(|v| v == node_id) {
             tracing::info!(node_id, "removing voter from the Raft membership");
             let remove = ChangeMembers::RemoveVoters(BTreeSet::from([node_id]));
-            self.bounded("removing the voter", self.ctx.raft.change_membership(remove, false)).await?;
+            self.bounded("removing the voter", || self.ctx.raft.change_membership(remove.clone(), false)).await?;
         } else if membership.get_node(&node_id).is_some() {
             tracing::info!(node_id, "removing learner from the Raft membership");
             let remove = ChangeMembers::RemoveNodes(BTreeSet::from([node_id]));
-            self.bounded("removing the learner", self.ctx.raft.change_membership(remove, false)).await?;
+            self.bounded("removing the learner", || self.ctx.raft.change_membership(remove.clone(), false)).await?;
         }
         Ok(())
     }
@@ -179,7 +202,7 @@ impl LeaderHandle {
     /// Records a master's current addresses in the Raft membership (see `announce`).
     pub async fn update_node(&self, node_id: NodeId, info: NodeInfo) -> Result<(), NodeError> {
         let set = ChangeMembers::SetNodes(BTreeMap::from([(node_id, info)]));
-        self.bounded("updating node addresses", self.ctx.raft.change_membership(set, false)).await?;
+        self.bounded("updating node addresses", || self.ctx.raft.change_membership(set.clone(), false)).await?;
         Ok(())
     }
 }
