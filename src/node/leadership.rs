@@ -233,7 +233,7 @@ pub async fn run(ctx: RaftCtx, deps: LeadershipDeps) {
 }
 
 fn spawn_hand_over(ctx: &RaftCtx, deps: &LeadershipDeps, why: &'static str) {
-    let (ctx, peers, wait) = (ctx.clone(), deps.peers.clone(), deps.lease * 8);
+    let (ctx, peers, wait) = (ctx.clone(), deps.peers.clone(), (deps.lease * 8).max(Duration::from_secs(10)));
     tokio::spawn(async move {
         if let Err(e) = hand_over(&ctx, &peers, wait).await {
             tracing::warn!(error = %e, why, "could not hand leadership over");

@@ -1,12 +1,14 @@
 //! Handing leadership to another master (openraft 0.9 has no transfer call).
 //!
-//! 1. Stop sending heartbeats, so the followers' leader lease runs out.
-//! 2. Take the other voters most caught-up first. For each: wait (bounded) until it holds every
-//!    entry of this leader's log — a candidate with a shorter log can never win — then ask it to
-//!    campaign at once (`Campaign`, refused by an evicted master). A leader whose own lease has
-//!    passed grants that vote, a majority in a 3-node cluster; in larger clusters the followers
-//!    time out and elect among themselves shortly after.
-//! 3. Wait (bounded) until another node leads, then resume heartbeats.
+//! For each other voter, most caught-up first, until the time is up:
+//! 1. With heartbeats still on (a follower that stops hearing from the leader campaigns on its
+//!    own — with a shorter log it can never win, and its higher term unseats us), wait until it
+//!    holds every entry of this leader's log.
+//! 2. Stop heartbeats and ask it to campaign at once (`Campaign`, refused by an evicted master).
+//!    A leader whose own lease has passed grants that vote (a majority in a 3-node cluster); in
+//!    larger clusters the followers' leases run out and they elect among themselves.
+//! 3. If another node leads within a few leases, done; otherwise resume heartbeats and try the
+//!    next voter.
 //!
 //! Used by `operate-leader evict` (elections are disabled on this node first), when an evicted
 //! master had to take leadership, and when leader components cannot start.
@@ -19,6 +21,8 @@ use super::peers::Peers;
 
 /// How long one candidate may take to catch up before the next is tried.
 const CATCH_UP_WAIT: Duration = Duration::from_secs(2);
+/// How long a candidate that was asked to campaign may take to win.
+const CAMPAIGN_WAIT: Duration = Duration::from_secs(2);
 
 pub async fn hand_over(ctx: &RaftCtx, peers: &Peers, wait: Duration) -> Result<(), NodeError> {
     let m = ctx.raft_metrics();
@@ -31,41 +35,57 @@ pub async fn hand_over(ctx: &RaftCtx, peers: &Peers, wait: Duration) -> Result<(
     if m.current_leader != Some(me) {
         return Ok(());
     }
-    let started = Instant::now();
+    let deadline = Instant::now() + wait;
     if let Some(repl) = &m.replication {
         others.sort_by_key(|id| std::cmp::Reverse(repl.get(id).copied().flatten().map(|l| l.index)));
     }
-    ctx.raft.runtime_config().heartbeat(false);
-    for id in &others {
-        let Some(info) = membership.get_node(id) else { continue };
-        let caught_up = ctx
-            .raft
-            .wait(Some(CATCH_UP_WAIT))
-            .metrics(
-                |m| {
-                    let matched = m.replication.as_ref().and_then(|r| r.get(id).copied().flatten()).map(|l| l.index);
-                    matched.is_some() && matched >= m.last_log_index
-                },
-                "candidate holds the whole log",
-            )
-            .await;
-        if caught_up.is_err() {
-            tracing::warn!(node = id, "master not caught up; trying the next one");
-            continue;
-        }
-        match peers.campaign(*id, &info.peer_addr, Duration::from_secs(2)).await {
-            Ok(()) => break,
-            Err(e) => tracing::warn!(node = id, error = %e, "campaign request refused; trying the next master"),
+    let moved = |m: &crate::raft::typ::RaftMetrics| m.current_leader.is_some_and(|l| l != me);
+    while Instant::now() < deadline {
+        for id in &others {
+            let Some(info) = membership.get_node(id) else { continue };
+            let left = deadline.saturating_duration_since(Instant::now());
+            let caught_up = ctx
+                .raft
+                .wait(Some(CATCH_UP_WAIT.min(left)))
+                .metrics(
+                    |m| {
+                        let matched = m.replication.as_ref().and_then(|r| r.get(id).copied().flatten());
+                        moved(m) || matched.is_some_and(|l| Some(l.index) >= m.last_log_index)
+                    },
+                    "candidate holds the whole log",
+                )
+                .await;
+            match caught_up {
+                Ok(m) if moved(&m) => return Ok(()),
+                Ok(_) => {}
+                Err(_) => {
+                    tracing::warn!(node = id, "master not caught up; trying the next one");
+                    continue;
+                }
+            }
+            ctx.raft.runtime_config().heartbeat(false);
+            let asked = peers.campaign(*id, &info.peer_addr, Duration::from_secs(2)).await;
+            let res = match asked {
+                Ok(()) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    ctx.raft.wait(Some(CAMPAIGN_WAIT.min(left))).metrics(moved, "leadership moved").await.is_ok()
+                }
+                Err(e) => {
+                    tracing::warn!(node = id, error = %e, "campaign request refused; trying the next master");
+                    false
+                }
+            };
+            ctx.raft.runtime_config().heartbeat(true);
+            if res {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
         }
     }
-    let moved = ctx
-        .raft
-        .wait(Some(wait.saturating_sub(started.elapsed())))
-        .metrics(|m| m.current_leader.is_some_and(|l| l != me), "leadership moved to another master")
-        .await;
-    ctx.raft.runtime_config().heartbeat(true);
-    match moved {
-        Ok(_) => Ok(()),
-        Err(_) => Err(NodeError::Timeout { what: "handing leadership to another master", secs: wait.as_secs() }),
+    if moved(&ctx.raft_metrics()) {
+        return Ok(());
     }
+    Err(NodeError::Timeout { what: "handing leadership to another master", secs: wait.as_secs() })
 }

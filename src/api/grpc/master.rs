@@ -21,6 +21,9 @@ use crate::node::transfer::hand_over;
 use crate::pb::master::master_server::Master;
 use crate::pb::master::*;
 
+/// How long `operate-leader evict` waits for leadership to move, at least.
+const HAND_OVER_WAIT: Duration = Duration::from_secs(10);
+
 /// How long `list-member` waits for each master's health answer.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -127,7 +130,7 @@ impl MasterService {
                 }
                 self.node.evicted.store(true, Ordering::SeqCst);
                 ctx.raft.runtime_config().elect(false);
-                let wait = self.node.config.raft.election_timeout_max * 8;
+                let wait = (self.node.config.raft.election_timeout_max * 8).max(HAND_OVER_WAIT);
                 hand_over(ctx, &self.node.peers, wait).await?;
                 Ok(OperateLeaderResponse::default())
             }
