@@ -120,28 +120,49 @@ impl Wal {
             let is_last = i + 1 == firsts.len();
             wal.load_segment(*first, is_last)?;
         }
+        // A purge past the end of the log (after a snapshot install) can leave older records in
+        // the last segment: they are gone as far as the log is concerned.
+        if let Some(p) = wal.meta.last_purged {
+            wal.index = wal.index.split_off(&(p.index + 1));
+            if wal.last.is_none_or(|l| l.index < p.index) {
+                wal.last = Some(p);
+            }
+        }
         Ok(wal)
     }
 
     fn load_segment(&mut self, first: u64, is_last: bool) -> io::Result<()> {
         let path = seg_path(&self.dir, first);
         let bytes = fs::read(&path)?;
+        let bad = |off: usize, why: &str| corrupt(format!("{} at offset {off}: {why}", path.display()));
         let mut off = 0usize;
         while off < bytes.len() {
-            let Some(rec) = parse_record(&bytes[off..]) else {
-                if !is_last {
-                    return Err(corrupt(format!("{}: bad record at offset {off}", path.display())));
+            match parse_record(&bytes[off..]) {
+                Parsed::Record { index, body, total } => {
+                    let id = log_id_of(body)?;
+                    let expected = self.last.map_or(first, |l| l.index + 1);
+                    if id.index != index || index != expected {
+                        return Err(bad(off, &format!("record {index} where {expected} was expected")));
+                    }
+                    self.last = Some(id);
+                    self.index.insert(index, Loc { segment: first, offset: off as u64, len: total as u32 });
+                    off += total;
                 }
-                // Torn tail of the last segment: never acknowledged, cut it off.
-                let f = OpenOptions::new().write(true).open(&path)?;
-                f.set_len(off as u64)?;
-                f.sync_all()?;
-                break;
-            };
-            let (index, body, total) = rec;
-            self.last = Some(log_id_of(body)?);
-            self.index.insert(index, Loc { segment: first, offset: off as u64, len: total as u32 });
-            off += total;
+                // A torn write: only possible after the last fsync, so never acknowledged. It is
+                // the end of the last segment: a record cut short, or a damaged last record.
+                Parsed::Incomplete if is_last => break,
+                Parsed::BadCrc { total } if is_last && !matches!(parse_record(&bytes[off + total..]), Parsed::Record { .. }) => {
+                    break;
+                }
+                Parsed::Incomplete => return Err(bad(off, "record cut short")),
+                Parsed::BadCrc { .. } => return Err(bad(off, "checksum mismatch")),
+            }
+        }
+        if off < bytes.len() {
+            tracing::warn!(segment = %path.display(), offset = off, dropped = bytes.len() - off, "cutting a torn tail off the raft log");
+            let f = OpenOptions::new().write(true).open(&path)?;
+            f.set_len(off as u64)?;
+            f.sync_all()?;
         }
         let file = OpenOptions::new().read(true).append(true).open(&path)?;
         let size = file.metadata()?.len();
@@ -210,8 +231,9 @@ impl Wal {
 
     /// Deletes every record from `index` on, durably.
     pub fn truncate(&mut self, index: u64) -> io::Result<()> {
-        let Some(loc) = self.index.get(&index).copied() else { return Ok(()) };
-        let later: Vec<u64> = self.segments.range(loc.segment + 1..).map(|(k, _)| *k).collect();
+        let Some((_, loc)) = self.index.range(index..).next().map(|(i, l)| (*i, *l)) else { return Ok(()) };
+        // Newest first: a crash part-way leaves a shorter log, never one with a hole.
+        let later: Vec<u64> = self.segments.range(loc.segment + 1..).rev().map(|(k, _)| *k).collect();
         for first in later {
             self.segments.remove(&first);
             fs::remove_file(seg_path(&self.dir, first))?;
@@ -238,11 +260,14 @@ impl Wal {
         self.meta.last_purged = Some(upto);
         self.write_meta()?;
         self.index = self.index.split_off(&(upto.index + 1));
+        // A purge past the end of the log (after a snapshot install) empties it: every segment
+        // goes, and the next append starts a new one at its own index.
+        let past_end = self.last.is_none_or(|l| l.index <= upto.index);
         let firsts: Vec<u64> = self.segments.keys().copied().collect();
         for (i, first) in firsts.iter().enumerate() {
             // A segment is wholly purged when the next one starts at or below upto + 1.
             let next_first = firsts.get(i + 1).copied();
-            if next_first.is_some_and(|n| n <= upto.index + 1) {
+            if past_end || next_first.is_some_and(|n| n <= upto.index + 1) {
                 self.segments.remove(first);
                 fs::remove_file(seg_path(&self.dir, *first))?;
             }
@@ -268,18 +293,25 @@ impl Wal {
     }
 }
 
-fn parse_record(buf: &[u8]) -> Option<(u64, &[u8], usize)> {
+enum Parsed<'a> {
+    Record { index: u64, body: &'a [u8], total: usize },
+    /// The buffer ends before the record does.
+    Incomplete,
+    /// A whole record whose checksum does not match.
+    BadCrc { total: usize },
+}
+
+fn parse_record(buf: &[u8]) -> Parsed<'_> {
     if buf.len() < HEADER {
-        return None;
+        return Parsed::Incomplete;
     }
-    let len = u32::from_le_bytes(buf[0..4].try_into().ok()?) as usize;
-    let crc = u32::from_le_bytes(buf[4..8].try_into().ok()?);
-    let index = u64::from_le_bytes(buf[8..16].try_into().ok()?);
-    let body = buf.get(HEADER..HEADER + len)?;
+    let word = |r: std::ops::Range<usize>| buf[r].iter().rev().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+    let (len, crc, index) = (word(0..4) as usize, word(4..8) as u32, word(8..16));
+    let Some(body) = buf.get(HEADER..HEADER + len) else { return Parsed::Incomplete };
     let mut h = crc32fast::Hasher::new();
     h.update(&index.to_le_bytes());
     h.update(body);
-    (h.finalize() == crc).then_some((index, body, HEADER + len))
+    if h.finalize() == crc { Parsed::Record { index, body, total: HEADER + len } } else { Parsed::BadCrc { total: HEADER + len } }
 }
 
 fn read_log_id(file: &File, loc: &Loc) -> io::Result<LogId> {
@@ -291,7 +323,7 @@ pub fn read_record(file: &File, offset: u64, len: u32) -> io::Result<Vec<u8>> {
     let mut buf = vec![0u8; len as usize];
     file.read_exact_at(&mut buf, offset)?;
     match parse_record(&buf) {
-        Some((_, body, _)) => Ok(body.to_vec()),
-        None => Err(corrupt(format!("bad record at offset {offset}"))),
+        Parsed::Record { body, .. } => Ok(body.to_vec()),
+        _ => Err(corrupt(format!("bad record at offset {offset}"))),
     }
 }

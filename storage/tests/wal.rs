@@ -109,3 +109,57 @@ fn t40_truncate_and_purge_are_durable() {
     assert!(first <= 26, "entries after the purge point are kept (first is {first})");
     assert_eq!(indexes(&w, 26, 41), (26..=40).collect::<Vec<_>>());
 }
+
+#[test]
+fn t50_a_missing_segment_refuses_to_open() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut w = Wal::open_with(dir.path(), 100).unwrap();
+        for i in 1..=20 {
+            w.append(&records(i..=i)).unwrap();
+        }
+    }
+    let segs = segments(dir.path());
+    assert!(segs.len() >= 3);
+    std::fs::remove_file(dir.path().join(&segs[1])).unwrap();
+    assert!(Wal::open_with(dir.path(), 100).is_err(), "a hole in the log is corruption");
+}
+
+#[test]
+fn t60_damage_before_good_records_of_the_last_segment_refuses_to_open() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut w = Wal::open(dir.path()).unwrap();
+        w.append(&records(1..=10)).unwrap();
+    }
+    let seg = dir.path().join(&segments(dir.path())[0]);
+    let mut bytes = std::fs::read(&seg).unwrap();
+    bytes[20] ^= 0xff;
+    std::fs::write(&seg, &bytes).unwrap();
+    assert!(Wal::open(dir.path()).is_err(), "acknowledged records after the damage must not be cut");
+
+    // The same damage in the last record is a torn write: cut, and the rest survives.
+    bytes[20] ^= 0xff;
+    let last = bytes.len() - 3;
+    bytes[last] ^= 0xff;
+    std::fs::write(&seg, &bytes).unwrap();
+    assert_eq!(Wal::open(dir.path()).unwrap().last, Some(id(9)));
+}
+
+#[test]
+fn t70_purge_past_the_end_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut w = Wal::open(dir.path()).unwrap();
+        w.append(&records(1..=10)).unwrap();
+        w.purge(id(50)).unwrap();
+        assert_eq!(w.last, Some(id(50)));
+        assert_eq!(w.first_index(), None);
+    }
+    let mut w = Wal::open(dir.path()).unwrap();
+    assert_eq!((w.last, w.first_index()), (Some(id(50)), None), "purged records stay gone");
+    w.append(&records(51..=52)).unwrap();
+    drop(w);
+    let w = Wal::open(dir.path()).unwrap();
+    assert_eq!(indexes(&w, 0, 100), vec![51, 52]);
+}
