@@ -5,8 +5,8 @@
 //! have shorter logs than an evicted one, or too few of them are up. So:
 //! 1. After the cluster has had no leader for three leader leases, an evicted master campaigns
 //!    again (it may be the only one that can win).
-//! 2. An evicted master that is Raft leader for one lease hands leadership on (once per term),
-//!    after its log has reached a master allowed to lead.
+//! 2. An evicted master that has been Raft leader for one lease hands leadership on, and keeps
+//!    trying while it still leads (the hand-over gate runs one attempt at a time).
 //! 3. Once not evicted, elections are simply enabled.
 //!
 //! The decision is a pure function of the Raft metrics and the time, tested with a table below.
@@ -31,13 +31,11 @@ pub struct EvictState {
     elect: bool,
     /// Term and time this node became leader while evicted.
     led_since: Option<(u64, Instant)>,
-    /// Term in which a hand-over was already started.
-    handed_over: Option<u64>,
 }
 
 impl Default for EvictState {
     fn default() -> Self {
-        Self { leaderless_since: None, elect: true, led_since: None, handed_over: None }
+        Self { leaderless_since: None, elect: true, led_since: None }
     }
 }
 
@@ -65,8 +63,7 @@ impl EvictState {
                 now
             }
         };
-        if now.duration_since(since) >= lease && self.handed_over != Some(m.term) {
-            self.handed_over = Some(m.term);
+        if now.duration_since(since) >= lease {
             actions.push(EvictAction::HandOver);
         }
         actions
@@ -99,7 +96,7 @@ mod tests {
             ("3 leases without leader: campaign", &leaderless, true, 2500, vec![EvictAction::SetElect(true)]),
             ("won: stop campaigning, wait a lease", &leader, true, 2600, vec![EvictAction::SetElect(false)]),
             ("led one lease: hand over", &leader, true, 3400, vec![EvictAction::HandOver]),
-            ("only once per term", &leader, true, 4500, vec![]),
+            ("still leading: keep trying", &leader, true, 4500, vec![EvictAction::HandOver]),
             ("cancel-evict: campaign again", &follower, false, 5000, vec![EvictAction::SetElect(true)]),
         ];
         for (what, m, evicted, ms, want) in steps {

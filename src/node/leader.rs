@@ -38,13 +38,17 @@ pub struct LeaderHandle {
     cancel: CancellationToken,
     /// Master members and the cluster record.
     pub members: Projected<MembersView>,
+    /// Serialises membership operations (promote, remove, address updates), so a removal and a
+    /// promotion of the same master never interleave.
+    pub(super) membership_lock: tokio::sync::Mutex<()>,
 }
 
 impl LeaderHandle {
     /// Runs steps 1–3; the caller publishes the handle (step 4).
     pub async fn start(ctx: RaftCtx, term: u64, cancel: CancellationToken) -> Result<Arc<Self>, NodeError> {
         let members = Projected::start(&ctx.reader, MembersView::default(), cancel.clone())?;
-        let handle = Arc::new(LeaderHandle { term, ctx, cancel, members });
+        let handle =
+            Arc::new(LeaderHandle { term, ctx, cancel, members, membership_lock: tokio::sync::Mutex::new(()) });
         handle.bootstrap_cluster().await?;
         handle.reconcile_members().await?;
         Ok(handle)

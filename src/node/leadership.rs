@@ -34,7 +34,7 @@ use super::error::NodeError;
 use super::evict::{EvictAction, EvictState};
 use super::leader::LeaderHandle;
 use super::peers::Peers;
-use super::transfer::hand_over;
+use super::transfer::HandOverGate;
 use crate::raft::typ::{NodeId, RaftMetrics, ServerState};
 
 /// The published leader handle of this node, if it leads.
@@ -118,6 +118,7 @@ pub fn should_lead(v: &RaftView, now: Instant, lease: Duration, evicted: bool) -
 pub struct LeadershipDeps {
     pub leadership: Arc<Leadership>,
     pub peers: Arc<Peers>,
+    pub hand_over: Arc<HandOverGate>,
     pub evicted: Arc<AtomicBool>,
     /// Leader lease (= maximum election timeout).
     pub lease: Duration,
@@ -186,12 +187,14 @@ pub async fn run(ctx: RaftCtx, deps: LeadershipDeps) {
                     Phase::Idle
                 }
                 Ok(Err(e)) => {
+                    cancel_start(&phase);
                     tracing::error!(error = %e, "leader components could not start; handing leadership over");
                     retry_after = Some(now + deps.lease);
                     spawn_hand_over(&ctx, &deps, "leader components could not start");
                     Phase::Idle
                 }
                 Err(e) => {
+                    cancel_start(&phase);
                     tracing::error!(error = %e, "leader start task failed");
                     retry_after = Some(now + deps.lease);
                     Phase::Idle
@@ -232,13 +235,23 @@ pub async fn run(ctx: RaftCtx, deps: LeadershipDeps) {
     }
 }
 
+/// Stops whatever a failed start left running.
+fn cancel_start(phase: &Phase) {
+    if let Phase::Starting { cancel, .. } = phase {
+        cancel.cancel();
+    }
+}
+
+/// Starts a hand-over unless one is running; its failure is logged.
 fn spawn_hand_over(ctx: &RaftCtx, deps: &LeadershipDeps, why: &'static str) {
-    let (ctx, peers, wait) = (ctx.clone(), deps.peers.clone(), (deps.lease * 8).max(Duration::from_secs(10)));
-    tokio::spawn(async move {
-        if let Err(e) = hand_over(&ctx, &peers, wait).await {
-            tracing::warn!(error = %e, why, "could not hand leadership over");
-        }
-    });
+    let wait = (deps.lease * 8).max(Duration::from_secs(10));
+    if let Some(task) = deps.hand_over.start(ctx, &deps.peers, wait) {
+        tokio::spawn(async move {
+            if let Ok(Err(e)) = task.await {
+                tracing::warn!(error = %e, why, "could not hand leadership over");
+            }
+        });
+    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,8 @@
 //!    retried promotion resumes — and never promotes a learner that has not caught up.
 //!
 //! Removal: `MemberRemoving` first (promotion is refused from then on), then leave the Raft
-//! membership, then `RemoveMember`. The next leader's reconcile step finishes a removal a crash
+//! membership, then `RemoveMember`. Promotion, removal and address updates hold one lock, so
+//! their steps never interleave. The next leader's reconcile step finishes a removal a crash
 //! interrupted (see `leader`).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -98,6 +99,7 @@ impl LeaderHandle {
 
     /// Join step 2: learner, caught up, voter, recorded as joined.
     pub async fn promote_member(&self, name: &str, node_id: NodeId) -> Result<(), NodeError> {
+        let _serial = self.membership_lock.lock().await;
         let record = self.members.get().members.get(name).cloned();
         let record = record.ok_or_else(|| Rejected::MemberNotFound { name: name.to_string() })?;
         if record.node_id != node_id {
@@ -158,6 +160,7 @@ impl LeaderHandle {
 
     /// `offline-member --master`: removes a master from the membership and forgets it.
     pub async fn remove_member(&self, name: &str) -> Result<(), NodeError> {
+        let _serial = self.membership_lock.lock().await;
         let membership = self.ctx.raft_metrics().membership_config.membership().clone();
         let in_raft = membership.nodes().find(|(_, n)| n.name == name).map(|(id, _)| *id);
         let record = self.members.get().members.get(name).cloned();
@@ -201,6 +204,7 @@ impl LeaderHandle {
 
     /// Records a master's current addresses in the Raft membership (see `announce`).
     pub async fn update_node(&self, node_id: NodeId, info: NodeInfo) -> Result<(), NodeError> {
+        let _serial = self.membership_lock.lock().await;
         let set = ChangeMembers::SetNodes(BTreeMap::from([(node_id, info)]));
         self.bounded("updating node addresses", || self.ctx.raft.change_membership(set.clone(), false)).await?;
         Ok(())

@@ -38,6 +38,7 @@ use self::leadership::{Leadership, LeadershipDeps};
 use self::metrics::NodeMetrics;
 use self::peers::Peers;
 use self::proposer::Proposer;
+use self::transfer::HandOverGate;
 use crate::client::{ClientError, ClusterClient};
 use crate::config::master::MasterConfig;
 use crate::error::{Coded, ErrorCode};
@@ -99,6 +100,8 @@ pub struct NodeShared {
     pub ctx: RaftCtx,
     pub leadership: Arc<Leadership>,
     pub peers: Arc<Peers>,
+    /// One leadership hand-over at a time (evict, failed start, evicted leader).
+    pub hand_over: Arc<HandOverGate>,
     pub faults: Arc<Faults>,
     /// Set by `operate-leader evict`, cleared by `cancel-evict`; in memory only, as in DM.
     pub evicted: Arc<AtomicBool>,
@@ -145,6 +148,7 @@ impl MasterNode {
             ctx: ctx.clone(),
             leadership: Leadership::new(),
             peers: Arc::new(Peers::new(node_id, faults.clone())),
+            hand_over: Arc::new(HandOverGate::default()),
             faults,
             evicted: Arc::new(AtomicBool::new(false)),
             local,
@@ -172,6 +176,7 @@ impl MasterNode {
         let deps = LeadershipDeps {
             leadership: shared.leadership.clone(),
             peers: shared.peers.clone(),
+            hand_over: shared.hand_over.clone(),
             evicted: shared.evicted.clone(),
             lease: tuning.election_timeout_max,
             tick: tuning.heartbeat_interval,

@@ -151,7 +151,9 @@ impl Wal {
                 // A torn write: only possible after the last fsync, so never acknowledged. It is
                 // the end of the last segment: a record cut short, or a damaged last record.
                 Parsed::Incomplete if is_last => break,
-                Parsed::BadCrc { total } if is_last && !matches!(parse_record(&bytes[off + total..]), Parsed::Record { .. }) => {
+                Parsed::BadCrc { total }
+                    if is_last && !matches!(parse_record(&bytes[off + total..]), Parsed::Record { .. }) =>
+                {
                     break;
                 }
                 Parsed::Incomplete => return Err(bad(off, "record cut short")),
@@ -294,11 +296,17 @@ impl Wal {
 }
 
 enum Parsed<'a> {
-    Record { index: u64, body: &'a [u8], total: usize },
+    Record {
+        index: u64,
+        body: &'a [u8],
+        total: usize,
+    },
     /// The buffer ends before the record does.
     Incomplete,
     /// A whole record whose checksum does not match.
-    BadCrc { total: usize },
+    BadCrc {
+        total: usize,
+    },
 }
 
 fn parse_record(buf: &[u8]) -> Parsed<'_> {
@@ -311,7 +319,11 @@ fn parse_record(buf: &[u8]) -> Parsed<'_> {
     let mut h = crc32fast::Hasher::new();
     h.update(&index.to_le_bytes());
     h.update(body);
-    if h.finalize() == crc { Parsed::Record { index, body, total: HEADER + len } } else { Parsed::BadCrc { total: HEADER + len } }
+    if h.finalize() == crc {
+        Parsed::Record { index, body, total: HEADER + len }
+    } else {
+        Parsed::BadCrc { total: HEADER + len }
+    }
 }
 
 fn read_log_id(file: &File, loc: &Loc) -> io::Result<LogId> {

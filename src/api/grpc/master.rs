@@ -17,7 +17,6 @@ use crate::node::NodeShared;
 use crate::node::error::NodeError;
 use crate::node::forward::{Route, forwarded};
 use crate::node::leader::LeaderHandle;
-use crate::node::transfer::hand_over;
 use crate::pb::master::master_server::Master;
 use crate::pb::master::*;
 
@@ -131,7 +130,7 @@ impl MasterService {
                 self.node.evicted.store(true, Ordering::SeqCst);
                 ctx.raft.runtime_config().elect(false);
                 let wait = (self.node.config.raft.election_timeout_max * 8).max(HAND_OVER_WAIT);
-                hand_over(ctx, &self.node.peers, wait).await?;
+                self.node.hand_over.run(ctx, &self.node.peers, wait).await?;
                 Ok(OperateLeaderResponse::default())
             }
             LeaderOp::CancelEvictLeader => {
