@@ -1,8 +1,8 @@
 //! Keeping each master's addresses in the Raft membership current. `--initial-cluster` lists only
 //! peer URLs, and a restarted master may advertise new addresses, so each master announces itself.
 //!
-//! 1. Watch the Raft metrics. When this node is in the membership with other addresses than it
-//!    now has, and a leader is known:
+//! 1. Watch the Raft membership and leadership. When this node is in the membership with other
+//!    addresses than it now has, and a leader is known:
 //! 2. the leader updates the membership itself (`SetNodes`); a follower sends `AnnounceNode` to
 //!    the leader's peer address (the leader's client address may be what is missing).
 //! 3. The leader accepts an announcement only for a node id in the membership under the same
@@ -33,11 +33,13 @@ pub struct NodeAnnouncement {
 pub async fn run(node: Arc<NodeShared>, shutdown: CancellationToken) {
     // Server metrics change only with leadership and membership, not with every entry.
     let mut metrics = node.ctx.raft.server_metrics();
+    let mut leading = node.leadership.subscribe();
     let mut retry = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             changed = metrics.changed() => if changed.is_err() { return },
+            changed = leading.changed() => if changed.is_err() { return },
             _ = retry.tick() => {}
         }
         let m = metrics.borrow().clone();

@@ -61,6 +61,11 @@ impl Leadership {
         }
     }
 
+    /// Notified whenever this node starts or stops leading.
+    pub fn subscribe(&self) -> watch::Receiver<Option<Arc<LeaderHandle>>> {
+        self.tx.subscribe()
+    }
+
     fn publish(&self, handle: Option<Arc<LeaderHandle>>) {
         self.tx.send_replace(handle);
     }
