@@ -65,11 +65,6 @@ impl RaftCtx {
         self.raft.metrics().borrow().clone()
     }
 
-    /// The node info of `id` in the current membership.
-    pub fn node_info(&self, id: NodeId) -> Option<NodeInfo> {
-        self.raft.metrics().borrow().membership_config.membership().get_node(&id).cloned()
-    }
-
     /// The known leader and its info (not necessarily this node).
     pub fn known_leader(&self) -> Option<(NodeId, NodeInfo)> {
         let m = self.raft.metrics().borrow().clone();

@@ -2,7 +2,7 @@
 //!
 //! Protocol:
 //! 1. Watch the Raft metrics (openraft publishes them on every turn of its loop), plus a tick for
-//!    the gauges and the eviction rules, plus a timer at the end of the leader lease.
+//!    the eviction rules, plus a timer at the end of the leader lease.
 //! 2. This node leads when all hold: Raft says Leader and the current leader is this node; the
 //!    last applied entry is of the current term and by this node (its own blank entry is applied,
 //!    so it has seen every command committed before); a quorum acknowledged it less than one
@@ -158,10 +158,8 @@ pub async fn run(ctx: RaftCtx, deps: LeadershipDeps) {
                 view = RaftView::read(&metrics.borrow_and_update(), Instant::now());
                 None
             }
-            _ = tick.tick() => {
-                ctx.metrics.observe_raft(&metrics.borrow());
-                None
-            }
+            // Re-evaluates the eviction rules (e.g. how long the cluster has been leaderless).
+            _ = tick.tick() => None,
             _ = tokio::time::sleep_until(lease_end) => None,
             res = async {
                 match &mut phase {

@@ -82,3 +82,21 @@ async fn t20_conditional_writes_change_nothing_when_the_compare_fails() {
     assert_eq!(get(&mut client, "cas").await.as_deref(), Some("two"));
     c.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn t30_a_slow_follower_does_not_block_commits_and_catches_up() {
+    let c = TestCluster::start(3).await;
+    let leader = c.wait_leader().await;
+    let slow = c.ids().into_iter().find(|id| *id != leader).unwrap();
+    // Every message to and from one follower is held back; the other follower is the quorum.
+    c.faults.delay(leader, slow, std::time::Duration::from_millis(150));
+    c.faults.delay(slow, leader, std::time::Duration::from_millis(150));
+    let mut client = c.client(&[leader]);
+    for i in 0..20 {
+        put(&mut client, &format!("d{i}"), "v").await;
+    }
+    assert_eq!(c.leaders(), vec![leader], "a slow follower does not unseat the leader");
+    c.faults.heal();
+    wait_agreement(&c).await;
+    c.shutdown().await;
+}

@@ -67,28 +67,26 @@ async fn t10_join_then_offline() {
 
     // offline-member removes m4; an unknown name is a clear error.
     let mut raw = c.raw_client(follower).await;
-    let r = raw
-        .offline_member(OfflineMemberRequest { r#type: "master".into(), name: "m4".into() })
-        .await
-        .unwrap()
-        .into_inner();
+    let r = offline(&mut raw, "master", "m4").await;
     assert!(r.result, "{}", r.msg);
     wait_until(TIMEOUT, "m4 is gone from list-member", || async { masters(&c, leader).await.len() == 3 }).await;
-    let r = raw
-        .offline_member(OfflineMemberRequest { r#type: "master".into(), name: "nobody".into() })
-        .await
-        .unwrap()
-        .into_inner();
+    let r = offline(&mut raw, "master", "nobody").await;
     assert!(!r.result);
     assert_eq!(r.code, ErrorCode::MemberNotFound as i32, "{}", r.msg);
-    let r = raw
-        .offline_member(OfflineMemberRequest { r#type: "worker".into(), name: "w1".into() })
-        .await
-        .unwrap()
-        .into_inner();
+    let r = offline(&mut raw, "worker", "w1").await;
     assert_eq!(r.code, ErrorCode::InvalidArgument as i32, "{}", r.msg);
     m4.shutdown().await;
     c.shutdown().await;
+}
+
+/// `offline-member` through `raw`; returns the answer.
+async fn offline(
+    raw: &mut dm::pb::master::master_client::MasterClient<tonic::transport::Channel>,
+    kind: &str,
+    name: &str,
+) -> dm::pb::master::OfflineMemberResponse {
+    let req = OfflineMemberRequest { r#type: kind.into(), name: name.into() };
+    raw.offline_member(req).await.expect("offline-member answers").into_inner()
 }
 
 /// `operate-leader` on master `id`; returns the answer.
@@ -132,11 +130,7 @@ async fn t30_single_master_refuses_evict_and_removing_itself() {
     let r = operate_leader(&c, 1, LeaderOp::EvictLeader).await;
     assert_eq!(r.code, ErrorCode::NoOtherMaster as i32, "{}", r.msg);
     let mut raw = c.raw_client(1).await;
-    let r = raw
-        .offline_member(OfflineMemberRequest { r#type: "master".into(), name: "m1".into() })
-        .await
-        .unwrap()
-        .into_inner();
+    let r = offline(&mut raw, "master", "m1").await;
     assert_eq!(r.code, ErrorCode::LastVoter as i32, "{}", r.msg);
     c.shutdown().await;
 }
