@@ -29,6 +29,11 @@ impl<'t> Writer<'t> {
         Self { trees, revision, overlay: BTreeMap::new() }
     }
 
+    /// The revision this command applies at (its log index).
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+
     pub fn get<S: KeySpace>(&self, key: &S::Key) -> Result<Option<Record<S::Value>>, TxError> {
         let k = key.encode();
         let raw = match self.overlay.get(&(S::ID, k.clone())) {
@@ -90,10 +95,28 @@ fn check_expect<S: KeySpace>(w: &Writer<'_>, key: &S::Key, name: &str, expect: E
 
 type Step = Result<(), Rejected>;
 
+/// What one command did: its output, or the precondition that failed.
+pub(crate) type Outcome = Result<CommandOutput, Rejected>;
+
 /// Applies `cmd`: `Ok(Ok(output))` applied, `Ok(Err(rejected))` precondition failed (overlay
 /// dropped by the caller), `Err` storage failure.
-pub(crate) fn apply_command(w: &mut Writer<'_>, cmd: &Command) -> Result<Result<CommandOutput, Rejected>, TxError> {
+pub(crate) fn apply_command(w: &mut Writer<'_>, cmd: &Command) -> Result<Outcome, TxError> {
+    use crate::apply_sched as sched;
     Ok(match cmd {
+        Command::RegisterWorker { name, addr } => sched::register_worker(w, name, addr)?,
+        Command::RemoveWorker { name } => sched::remove_worker(w, name)?,
+        Command::CreateSource { source } => sched::create_source(w, source)?,
+        Command::RemoveSource { source_id } => sched::remove_source(w, source_id)?,
+        Command::BindSource { source_id, worker } => sched::bind_source(w, source_id, worker)?,
+        Command::UnbindSource { source_id, epoch } => sched::unbind_source(w, source_id, *epoch)?,
+        Command::TransferSource { source_id, epoch, to_worker } => {
+            sched::transfer_source(w, source_id, *epoch, to_worker)?
+        }
+        Command::PutTask { task, expect } => sched::put_task(w, task, *expect)?,
+        Command::RemoveTask { name } => sched::remove_task(w, name)?,
+        Command::PutSubtasks { subtasks } => sched::put_subtasks(w, subtasks)?,
+        Command::SetSubtaskStage { task, sources, stage } => sched::set_subtask_stage(w, task, sources, *stage)?,
+        Command::RemoveSubtasks { task, sources } => sched::remove_subtasks(w, task, sources)?,
         Command::InitCluster { info, members } => {
             if let Some(existing) = w.get::<Cluster>(&())? {
                 return Ok(Err(Rejected::ClusterAlreadyInitialized { cluster_id: existing.value.cluster_id }));

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::scheduling::{ExpectedStage, SourceRecord, SubtaskRecord, TaskRecord};
 use crate::spaces::{ClusterInfo, MemberRecord, MemberState};
 use crate::typ::NodeId;
 
@@ -37,6 +38,35 @@ pub enum Command {
     },
     /// Deletes a key of the admin key space. Precondition: `expect`.
     KvDelete { key: String, expect: Expect },
+    /// Registers a worker. The same name with the same address again is a no-op (a restarted
+    /// worker); the same name with another address is rejected.
+    RegisterWorker { name: String, addr: String },
+    /// Forgets a worker (offline-member --worker). Preconditions: registered, not bound.
+    RemoveWorker { name: String },
+    /// Adds a source config. Precondition: no source with that id.
+    CreateSource { source: SourceRecord },
+    /// Removes a source with its binding and its worker's last-bound. Preconditions: it exists and
+    /// no task has a subtask on it.
+    RemoveSource { source_id: String },
+    /// Binds a source to a worker; the output carries the epoch (this revision). Preconditions:
+    /// the source exists and is unbound; the worker is registered and unbound.
+    BindSource { source_id: String, worker: String },
+    /// Unbinds a source (its worker went offline or stopped). Precondition: bound at `epoch`.
+    UnbindSource { source_id: String, epoch: u64 },
+    /// Moves a bound source to another worker in one step (a new epoch). Preconditions: bound at
+    /// `epoch`; the target worker is registered and unbound.
+    TransferSource { source_id: String, epoch: u64, to_worker: String },
+    /// Writes a task record. Precondition: `expect` on the task key.
+    PutTask { task: TaskRecord, expect: Expect },
+    /// Removes a task record. Preconditions: it exists and none of its subtasks remain.
+    RemoveTask { name: String },
+    /// Adds subtasks (one batch of a task's). Preconditions, each: the task record and the source
+    /// exist and the subtask does not.
+    PutSubtasks { subtasks: Vec<SubtaskRecord> },
+    /// Sets the expected stage of some subtasks of a task. Precondition: each exists.
+    SetSubtaskStage { task: String, sources: Vec<String>, stage: ExpectedStage },
+    /// Removes subtasks of a task (stop-task). Precondition: each exists.
+    RemoveSubtasks { task: String, sources: Vec<String> },
     /// Several independent commands in one log entry (the proposer batches concurrent
     /// proposals). Each is applied on its own, all or nothing, in order; they share the entry's
     /// revision. A batch inside a batch is rejected.
@@ -55,9 +85,28 @@ impl Command {
             | Command::RemoveMember { name, .. } => name.len(),
             Command::KvPut { key, value, .. } => key.len() + value.len(),
             Command::KvDelete { key, .. } => key.len(),
+            Command::RegisterWorker { name, addr } => name.len() + addr.len(),
+            Command::RemoveWorker { name } => name.len(),
+            Command::CreateSource { source } => source.source_id.len() + source.config.len(),
+            Command::RemoveSource { source_id } | Command::UnbindSource { source_id, .. } => source_id.len(),
+            Command::BindSource { source_id, worker } | Command::TransferSource { source_id, to_worker: worker, .. } => {
+                source_id.len() + worker.len()
+            }
+            Command::PutTask { task, .. } => task.name.len() + task.config.len() + strings(&task.sources),
+            Command::RemoveTask { name } => name.len(),
+            Command::PutSubtasks { subtasks } => {
+                subtasks.iter().map(|s| 16 + s.task.len() + s.source.len() + s.config.len()).sum()
+            }
+            Command::SetSubtaskStage { task, sources, .. } | Command::RemoveSubtasks { task, sources } => {
+                task.len() + strings(sources)
+            }
             Command::Batch(cmds) => cmds.iter().map(Command::approx_size).sum(),
         }
     }
+}
+
+fn strings(v: &[String]) -> usize {
+    v.iter().map(|s| s.len() + 8).sum()
 }
 
 /// The compare of a conditional write on one key.
@@ -92,6 +141,8 @@ pub enum CommandOutput {
     KvPut { create_revision: u64, version: u64 },
     /// `KvDelete`: whether the key existed.
     KvDeleted { existed: bool },
+    /// `BindSource` / `TransferSource`: the binding's epoch.
+    Bound { epoch: u64 },
     /// `Batch`: one result per command, in order.
     Batch(Vec<BatchItem>),
 }
@@ -123,6 +174,39 @@ pub enum Rejected {
     NestedBatch,
     #[error("key {key}: expected {expected}, found {}", describe_revision(.actual))]
     RevisionMismatch { key: String, expected: Expect, actual: Option<u64> },
+    #[error("dm-worker with name {name} already exists at {addr}; give this worker another --name")]
+    WorkerNameTaken { name: String, addr: String },
+    #[error("no dm-worker named {name} is registered")]
+    WorkerNotFound { name: String },
+    #[error("dm-worker {worker} is bound to source {source_id}")]
+    WorkerBound { worker: String, source_id: String },
+    #[error("source {source_id} already exists")]
+    SourceExists { source_id: String },
+    #[error("source {source_id} does not exist")]
+    SourceNotFound { source_id: String },
+    #[error("source {source_id} is already bound to dm-worker {worker}")]
+    SourceBound { source_id: String, worker: String },
+    #[error("source {source_id} is not bound at epoch {expected} (now: {})", describe_epoch(.actual))]
+    BoundEpochMismatch { source_id: String, expected: u64, actual: Option<u64> },
+    #[error("source {source_id} has existing tasks {tasks:?}; stop them first with stop-task")]
+    SourceHasTasks { source_id: String, tasks: Vec<String> },
+    #[error("task {name} already exists")]
+    TaskExists { name: String },
+    #[error("task {name} does not exist")]
+    TaskNotFound { name: String },
+    #[error("task {name} still has subtasks on {sources:?}")]
+    TaskHasSubtasks { name: String, sources: Vec<String> },
+    #[error("subtask of task {task} on source {source_id} already exists")]
+    SubtaskExists { task: String, source_id: String },
+    #[error("task {task} has no subtask on source {source_id}")]
+    SubtaskNotFound { task: String, source_id: String },
+}
+
+fn describe_epoch(actual: &Option<u64>) -> String {
+    match actual {
+        None => "unbound".to_string(),
+        Some(e) => format!("epoch {e}"),
+    }
 }
 
 fn describe_revision(actual: &Option<u64>) -> String {

@@ -12,6 +12,7 @@ pub mod keyspace;
 pub mod local;
 pub mod log_store;
 pub mod node;
+pub mod scheduling;
 pub mod snapshot;
 pub mod spaces;
 pub mod state;
@@ -21,6 +22,7 @@ pub mod typ;
 pub mod wal;
 
 mod apply;
+mod apply_sched;
 
 pub use command::{BatchItem, Command, CommandOutput, CommandResult, Rejected};
 pub use error::{OpenError, StoreError};

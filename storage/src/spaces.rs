@@ -1,5 +1,6 @@
-//! The key spaces of the replicated state and their record types. Later capabilities add theirs
-//! here: one `SpaceId` variant, one marker type, one value type.
+//! The key spaces of the replicated state and the master-cluster record types. Later capabilities
+//! add theirs with one `SpaceId` variant here and their marker and value types in their own module
+//! (`scheduling` for workers, sources, bounds and tasks).
 
 use serde::{Deserialize, Serialize};
 
@@ -12,10 +13,30 @@ pub enum SpaceId {
     Cluster,
     Members,
     Kv,
+    Workers,
+    Sources,
+    Bounds,
+    WorkerBounds,
+    LastBounds,
+    SourceTasks,
+    Tasks,
+    Subtasks,
 }
 
 impl SpaceId {
-    pub const ALL: [SpaceId; 3] = [SpaceId::Cluster, SpaceId::Members, SpaceId::Kv];
+    pub const ALL: [SpaceId; 11] = [
+        SpaceId::Cluster,
+        SpaceId::Members,
+        SpaceId::Kv,
+        SpaceId::Workers,
+        SpaceId::Sources,
+        SpaceId::Bounds,
+        SpaceId::WorkerBounds,
+        SpaceId::LastBounds,
+        SpaceId::SourceTasks,
+        SpaceId::Tasks,
+        SpaceId::Subtasks,
+    ];
 
     /// The sled tree name, also the name in snapshots and errors.
     pub const fn tree_name(self) -> &'static str {
@@ -23,6 +44,14 @@ impl SpaceId {
             SpaceId::Cluster => "cluster",
             SpaceId::Members => "members",
             SpaceId::Kv => "kv",
+            SpaceId::Workers => "workers",
+            SpaceId::Sources => "sources",
+            SpaceId::Bounds => "bounds",
+            SpaceId::WorkerBounds => "worker_bounds",
+            SpaceId::LastBounds => "last_bounds",
+            SpaceId::SourceTasks => "source_tasks",
+            SpaceId::Tasks => "tasks",
+            SpaceId::Subtasks => "subtasks",
         }
     }
 
