@@ -20,4 +20,7 @@ pub mod pb {
     pub mod raft {
         tonic::include_proto!("dm.raft");
     }
+    pub mod worker {
+        tonic::include_proto!("dm.worker");
+    }
 }

@@ -103,15 +103,14 @@ pub(crate) type Outcome = Result<CommandOutput, Rejected>;
 pub(crate) fn apply_command(w: &mut Writer<'_>, cmd: &Command) -> Result<Outcome, TxError> {
     use crate::apply_sched as sched;
     Ok(match cmd {
-        Command::RegisterWorker { name, addr } => sched::register_worker(w, name, addr)?,
+        Command::RegisterWorker { name, addr, keepalive_ttl_ms } => {
+            sched::register_worker(w, name, addr, *keepalive_ttl_ms)?
+        }
         Command::RemoveWorker { name } => sched::remove_worker(w, name)?,
         Command::CreateSource { source } => sched::create_source(w, source)?,
         Command::RemoveSource { source_id } => sched::remove_source(w, source_id)?,
         Command::BindSource { source_id, worker } => sched::bind_source(w, source_id, worker)?,
         Command::UnbindSource { source_id, epoch } => sched::unbind_source(w, source_id, *epoch)?,
-        Command::TransferSource { source_id, epoch, to_worker } => {
-            sched::transfer_source(w, source_id, *epoch, to_worker)?
-        }
         Command::PutTask { task, expect } => sched::put_task(w, task, *expect)?,
         Command::RemoveTask { name } => sched::remove_task(w, name)?,
         Command::PutSubtasks { subtasks } => sched::put_subtasks(w, subtasks)?,

@@ -19,16 +19,18 @@ fn done() -> Applied {
     Ok(Ok(CommandOutput::Done))
 }
 
-pub(crate) fn register_worker(w: &mut Writer<'_>, name: &str, addr: &str) -> Applied {
+pub(crate) fn register_worker(w: &mut Writer<'_>, name: &str, addr: &str, keepalive_ttl_ms: u64) -> Applied {
     let key = name.to_string();
-    if let Some(existing) = w.get::<Workers>(&key)? {
-        return Ok(if existing.value.addr == addr {
-            Ok(CommandOutput::Done)
-        } else {
-            Err(Rejected::WorkerNameTaken { name: key, addr: existing.value.addr })
-        });
+    let record = WorkerRecord { name: key.clone(), addr: addr.to_string(), keepalive_ttl_ms };
+    match w.get::<Workers>(&key)? {
+        Some(existing) if existing.value.addr != addr => {
+            return Ok(Err(Rejected::WorkerNameTaken { name: key, addr: existing.value.addr }));
+        }
+        Some(existing) if existing.value == record => {}
+        _ => {
+            w.put::<Workers>(&key, record)?;
+        }
     }
-    w.put::<Workers>(&key, WorkerRecord { name: key.clone(), addr: addr.to_string() })?;
     done()
 }
 
@@ -129,18 +131,6 @@ pub(crate) fn unbind_source(w: &mut Writer<'_>, source_id: &str, epoch: u64) -> 
     w.delete::<Bounds>(&bound.source)?;
     w.delete::<WorkerBounds>(&bound.worker)?;
     done()
-}
-
-pub(crate) fn transfer_source(w: &mut Writer<'_>, source_id: &str, epoch: u64, to_worker: &str) -> Applied {
-    let bound = match bound_at(w, source_id, epoch)? {
-        Ok(b) => b,
-        Err(e) => return Ok(Err(e)),
-    };
-    if let Err(e) = check_worker_free(w, to_worker)? {
-        return Ok(Err(e));
-    }
-    w.delete::<WorkerBounds>(&bound.worker)?;
-    write_bound(w, source_id, to_worker)
 }
 
 pub(crate) fn put_task(w: &mut Writer<'_>, task: &TaskRecord, expect: Expect) -> Applied {

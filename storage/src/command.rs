@@ -38,9 +38,9 @@ pub enum Command {
     },
     /// Deletes a key of the admin key space. Precondition: `expect`.
     KvDelete { key: String, expect: Expect },
-    /// Registers a worker. The same name with the same address again is a no-op (a restarted
-    /// worker); the same name with another address is rejected.
-    RegisterWorker { name: String, addr: String },
+    /// Registers a worker. The same name with the same address again is a restarted worker (its
+    /// TTL is updated); the same name with another address is rejected.
+    RegisterWorker { name: String, addr: String, keepalive_ttl_ms: u64 },
     /// Forgets a worker (offline-member --worker). Preconditions: registered, not bound.
     RemoveWorker { name: String },
     /// Adds a source config. Precondition: no source with that id.
@@ -53,9 +53,6 @@ pub enum Command {
     BindSource { source_id: String, worker: String },
     /// Unbinds a source (its worker went offline or stopped). Precondition: bound at `epoch`.
     UnbindSource { source_id: String, epoch: u64 },
-    /// Moves a bound source to another worker in one step (a new epoch). Preconditions: bound at
-    /// `epoch`; the target worker is registered and unbound.
-    TransferSource { source_id: String, epoch: u64, to_worker: String },
     /// Writes a task record. Precondition: `expect` on the task key.
     PutTask { task: TaskRecord, expect: Expect },
     /// Removes a task record. Preconditions: it exists and none of its subtasks remain.
@@ -85,13 +82,11 @@ impl Command {
             | Command::RemoveMember { name, .. } => name.len(),
             Command::KvPut { key, value, .. } => key.len() + value.len(),
             Command::KvDelete { key, .. } => key.len(),
-            Command::RegisterWorker { name, addr } => name.len() + addr.len(),
+            Command::RegisterWorker { name, addr, .. } => name.len() + addr.len(),
             Command::RemoveWorker { name } => name.len(),
             Command::CreateSource { source } => source.source_id.len() + source.config.len(),
             Command::RemoveSource { source_id } | Command::UnbindSource { source_id, .. } => source_id.len(),
-            Command::BindSource { source_id, worker } | Command::TransferSource { source_id, to_worker: worker, .. } => {
-                source_id.len() + worker.len()
-            }
+            Command::BindSource { source_id, worker } => source_id.len() + worker.len(),
             Command::PutTask { task, .. } => task.name.len() + task.config.len() + strings(&task.sources),
             Command::RemoveTask { name } => name.len(),
             Command::PutSubtasks { subtasks } => {
@@ -141,7 +136,7 @@ pub enum CommandOutput {
     KvPut { create_revision: u64, version: u64 },
     /// `KvDelete`: whether the key existed.
     KvDeleted { existed: bool },
-    /// `BindSource` / `TransferSource`: the binding's epoch.
+    /// `BindSource`: the binding's epoch.
     Bound { epoch: u64 },
     /// `Batch`: one result per command, in order.
     Batch(Vec<BatchItem>),

@@ -27,6 +27,9 @@ pub struct WorkerRecord {
     pub name: String,
     /// The address masters dial for QueryStatus (`--advertise-addr`).
     pub addr: String,
+    /// The worker's keepalive TTL: a new leader gives it this long before declaring it offline.
+    #[serde(default)]
+    pub keepalive_ttl_ms: u64,
 }
 
 /// `sources`: source id → config. Added by CreateSource, removed by RemoveSource.

@@ -60,7 +60,7 @@ impl T {
 }
 
 fn reg(name: &str, addr: &str) -> Command {
-    Command::RegisterWorker { name: name.into(), addr: addr.into() }
+    Command::RegisterWorker { name: name.into(), addr: addr.into(), keepalive_ttl_ms: 15_000 }
 }
 
 fn source(id: &str) -> Command {
@@ -90,7 +90,8 @@ fn subtask(task: &str, source: &str) -> SubtaskRecord {
 async fn t10_worker_registration_is_idempotent_per_address() {
     let mut t = T::new();
     t.ok(reg("w1", "127.0.0.1:8262")).await;
-    t.ok(reg("w1", "127.0.0.1:8262")).await;
+    let (_, again) = t.run(reg("w1", "127.0.0.1:8262")).await;
+    assert!(again.is_ok());
     let e = t.rejected(reg("w1", "127.0.0.1:9999")).await;
     assert!(matches!(e, Rejected::WorkerNameTaken { ref addr, .. } if addr == "127.0.0.1:8262"), "{e:?}");
     assert!(e.to_string().contains("already exists"), "{e}");
@@ -117,7 +118,7 @@ async fn t20_bind_checks_both_sides_and_returns_its_epoch() {
 }
 
 #[tokio::test]
-async fn t30_unbind_and_transfer_need_the_current_epoch() {
+async fn t30_unbind_needs_the_current_epoch_and_keeps_the_last_bound() {
     let mut t = T::new();
     for w in ["w1", "w2", "w3"] {
         t.ok(reg(w, w)).await;
@@ -126,18 +127,17 @@ async fn t30_unbind_and_transfer_need_the_current_epoch() {
     let epoch = t.ok(bind("s1", "w1")).await;
     let stale = Command::UnbindSource { source_id: "s1".into(), epoch: epoch - 1 };
     assert!(matches!(t.rejected(stale).await, Rejected::BoundEpochMismatch { actual: Some(e), .. } if e == epoch));
-    let moved = t.ok(Command::TransferSource { source_id: "s1".into(), epoch, to_worker: "w2".into() }).await;
+    t.ok(Command::UnbindSource { source_id: "s1".into(), epoch }).await;
     let r = &t.store.reader;
     assert!(r.get::<WorkerBounds>(&"w1".into()).unwrap().is_none());
+    assert!(r.get::<Bounds>(&"s1".into()).unwrap().is_none());
     assert_eq!(r.get::<LastBounds>(&"w1".into()).unwrap().unwrap().value, "s1", "last bound kept");
-    assert_eq!(r.get::<Bounds>(&"s1".into()).unwrap().unwrap().value.worker, "w2");
-    // The old epoch no longer moves or unbinds it.
-    let again = Command::TransferSource { source_id: "s1".into(), epoch, to_worker: "w3".into() };
+    let moved = t.ok(bind("s1", "w2")).await;
+    assert!(moved > epoch, "a new binding has a newer epoch");
+    // The old epoch no longer unbinds it.
+    let again = Command::UnbindSource { source_id: "s1".into(), epoch };
     assert!(matches!(t.rejected(again).await, Rejected::BoundEpochMismatch { .. }));
     t.ok(Command::UnbindSource { source_id: "s1".into(), epoch: moved }).await;
-    let r = &t.store.reader;
-    assert!(r.get::<Bounds>(&"s1".into()).unwrap().is_none());
-    assert!(r.get::<WorkerBounds>(&"w2".into()).unwrap().is_none());
     // A bound worker cannot be removed; an unbound one can.
     t.ok(bind("s1", "w3")).await;
     assert!(matches!(t.rejected(Command::RemoveWorker { name: "w3".into() }).await, Rejected::WorkerBound { .. }));
