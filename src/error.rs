@@ -64,6 +64,37 @@ pub enum ErrorCode {
     ClusterNotReady = 38058,
     /// The master is in the wrong state for the operation (e.g. promoting one being removed).
     MemberStateInvalid = 38059,
+
+    /// A dm-worker with this name is registered from another address (DM: ErrSchedulerWorkerExist).
+    WorkerNameTaken = 46002,
+    /// No dm-worker with this name is registered.
+    WorkerNotFound = 46003,
+    /// The dm-worker is not free (bound, or offline) for the operation.
+    WorkerNotFree = 46004,
+    /// offline-member of a dm-worker that is still online (DM: ErrSchedulerWorkerOnline).
+    WorkerOnline = 46005,
+    /// A source with this id already exists (DM: ErrSchedulerSourceCfgExist).
+    SourceExists = 46006,
+    /// No source with this id.
+    SourceNotFound = 46007,
+    /// The source still has tasks (DM: ErrSchedulerSourceOpTaskExist).
+    SourceHasTasks = 46008,
+    /// Some sources of the task are not bound to a worker (DM: ErrSchedulerSourcesUnbound).
+    SourcesUnbound = 46009,
+    /// A task with this name already runs on these sources (DM: ErrSchedulerSubTaskExist).
+    TaskExists = 46010,
+    /// No task with this name (or not on the given source).
+    TaskNotFound = 46011,
+    /// Another operation on the same task is in progress (DM: ErrSchedulerLatchInUse).
+    TaskBusy = 46012,
+    /// The worker reported a binding epoch that is no longer its own.
+    StaleEpoch = 46013,
+    /// A master→worker call failed (unreachable, timed out or rate-limited).
+    WorkerUnreachable = 46014,
+    /// The workers did not reach the expected stage in time (DM: ErrMasterFailToGetExpectResult).
+    ExpectResultTimeout = 46015,
+    /// The request names a source or task id that is malformed.
+    InvalidName = 46016,
 }
 
 impl ErrorCode {

@@ -3,6 +3,7 @@
 //! Masters form their own Raft group (openraft, storage on sled, in the `dm-storage` crate); the
 //! Raft leader runs the leader components. See `docs/ARCHITECTURE.md` for the map.
 
+pub mod agent;
 pub mod api;
 pub mod cli;
 pub mod client;
@@ -11,6 +12,7 @@ pub mod error;
 pub mod net;
 pub mod node;
 pub mod raft;
+pub mod scheduler;
 
 /// Generated gRPC code (proto/).
 pub mod pb {

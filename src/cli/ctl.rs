@@ -1,5 +1,5 @@
 //! `dm ctl`: dmctl's commands against any master (`--master-addr a,b,c`). Prints JSON like dmctl
-//! and exits non-zero when `result` is false. Later capabilities add the source and task commands.
+//! and exits non-zero when `result` is false.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
+use super::ctl_tasks as tasks;
 use crate::client::ClusterClient;
 use crate::config::duration;
 use crate::error::{Coded, ErrorCode, UserError};
@@ -26,26 +27,88 @@ pub struct CtlArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum CtlCommand {
-    /// Show the leader and the masters (all parts when no flag is given).
+    /// Show the leader, the masters and the workers (all parts when no flag is given).
     ListMember {
         #[arg(long)]
         leader: bool,
         #[arg(long)]
         master: bool,
+        #[arg(long)]
+        worker: bool,
         /// Only these members (comma-separated).
         #[arg(long, short = 'n', value_delimiter = ',')]
         name: Vec<String>,
     },
-    /// Remove a master from the cluster.
+    /// Remove a master, or an offline worker, from the cluster.
     OfflineMember {
         /// The member is a master.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "worker")]
         master: bool,
+        /// The member is a worker (it must be offline).
+        #[arg(long)]
+        worker: bool,
         #[arg(long)]
         name: String,
     },
+    /// Create, stop or show upstream sources.
+    OperateSource {
+        op: SourceOpArg,
+        /// source.yaml files (create, stop).
+        files: Vec<std::path::PathBuf>,
+        /// Source ids (stop, show).
+        #[arg(long, short = 's', value_delimiter = ',')]
+        source: Vec<String>,
+        /// Bind the created source to this free worker.
+        #[arg(long, short = 'w')]
+        worker: Option<String>,
+    },
+    /// Start a task from its task.yaml.
+    StartTask {
+        file: std::path::PathBuf,
+        /// Only these sources of the task.
+        #[arg(long, short = 's', value_delimiter = ',')]
+        source: Vec<String>,
+        #[arg(long)]
+        remove_meta: bool,
+        #[arg(long, default_value = "")]
+        start_time: String,
+    },
+    /// Pause a task (or some of its sources).
+    PauseTask(TaskTarget),
+    /// Resume a paused task.
+    ResumeTask(TaskTarget),
+    /// Stop a task and remove its subtasks (checkpoints stay downstream).
+    StopTask(TaskTarget),
+    /// Expected and actual stages of tasks, per source.
+    QueryStatus {
+        /// Task name (all tasks when omitted).
+        task: Option<String>,
+        #[arg(long, short = 's', value_delimiter = ',')]
+        source: Vec<String>,
+        /// Accepted for dmctl compatibility; the output is always complete.
+        #[arg(long)]
+        more: bool,
+    },
+    /// Move a source to another (free) worker.
+    TransferSource { source: String, worker: String },
     /// Evict the receiving master from leadership, or cancel that.
     OperateLeader { op: LeaderOpArg },
+}
+
+/// A task by name or by its task file, optionally limited to some sources.
+#[derive(Debug, Args)]
+pub struct TaskTarget {
+    /// Task name, or the task.yaml it was started from.
+    pub task: String,
+    #[arg(long, short = 's', value_delimiter = ',')]
+    pub source: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SourceOpArg {
+    Create,
+    Stop,
+    Show,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -62,7 +125,7 @@ fn print(value: &Value) {
     println!("{}", String::from_utf8_lossy(&buf));
 }
 
-fn finish(result: bool, value: Value) -> ExitCode {
+pub(super) fn finish(result: bool, value: Value) -> ExitCode {
     print(&value);
     if result { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
@@ -80,6 +143,11 @@ fn members_json(r: &ListMemberResponse) -> Value {
                 "peerURLs": m.peer_urls, "clientURLs": m.client_urls, "role": m.role,
             })).collect::<Vec<_>>()}})
             }
+            members::Member::Worker(ws) => {
+                json!({"worker": {"msg": ws.msg, "workers": ws.workers.iter().map(|w| json!({
+                "name": w.name, "addr": w.addr, "stage": w.stage, "source": w.source,
+            })).collect::<Vec<_>>()}})
+            }
         })
         .collect();
     json!({"result": r.result, "msg": r.msg, "members": members})
@@ -93,20 +161,22 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
         ClusterClient::new(endpoints, deadline).with_attempt_timeout(deadline.min(Duration::from_secs(60)));
     let to_user = |e: crate::client::ClientError| e.to_user();
     match args.command {
-        CtlCommand::ListMember { leader, master, name } => {
-            let req = ListMemberRequest { leader, master, names: name };
+        CtlCommand::ListMember { leader, master, worker, name } => {
+            let req = ListMemberRequest { leader, master, worker, names: name };
             let r = crate::cluster_call!(client, list_member, req).map_err(to_user)?;
             Ok(finish(r.result, members_json(&r)))
         }
-        CtlCommand::OfflineMember { master, name } => {
-            if !master {
-                return Err(UserError::new(
-                    ErrorCode::InvalidArgument,
-                    "offline-member needs --master (workers come with the scheduler)",
-                )
-                .into());
-            }
-            let req = OfflineMemberRequest { r#type: "master".into(), name };
+        CtlCommand::OfflineMember { master, worker, name } => {
+            let kind = match (master, worker) {
+                (true, false) => "master",
+                (false, true) => "worker",
+                _ => {
+                    return Err(
+                        UserError::new(ErrorCode::InvalidArgument, "offline-member needs --master or --worker").into()
+                    );
+                }
+            };
+            let req = OfflineMemberRequest { r#type: kind.into(), name };
             let r = crate::cluster_call!(client, offline_member, req).map_err(to_user)?;
             Ok(finish(r.result, json!({"result": r.result, "msg": r.msg})))
         }
@@ -119,5 +189,16 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
             let r = crate::cluster_call!(client, operate_leader, req).map_err(to_user)?;
             Ok(finish(r.result, json!({"result": r.result, "msg": r.msg})))
         }
+        CtlCommand::OperateSource { op, files, source, worker } => {
+            tasks::operate_source(&mut client, op, files, source, worker).await
+        }
+        CtlCommand::StartTask { file, source, remove_meta, start_time } => {
+            tasks::start_task(&mut client, &file, source, remove_meta, start_time).await
+        }
+        CtlCommand::PauseTask(t) => tasks::pause_task(&mut client, t).await,
+        CtlCommand::ResumeTask(t) => tasks::resume_task(&mut client, t).await,
+        CtlCommand::StopTask(t) => tasks::stop_task(&mut client, t).await,
+        CtlCommand::QueryStatus { task, source, more: _ } => tasks::query_status(&mut client, task, source).await,
+        CtlCommand::TransferSource { source, worker } => tasks::transfer_source(&mut client, source, worker).await,
     }
 }

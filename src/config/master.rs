@@ -32,6 +32,10 @@ pub struct MasterConfigFile {
     pub log_file: Option<PathBuf>,
     /// Deadline of master→master forwarding and of waits inside a request.
     pub rpc_timeout: Option<String>,
+    /// master→worker calls per second (DM's `rpc-rate-limit`).
+    pub rpc_rate_limit: Option<f64>,
+    /// master→worker calls allowed at once above the rate (DM's `rpc-rate-burst`).
+    pub rpc_rate_burst: Option<u32>,
     pub raft: Option<RaftFile>,
 }
 
@@ -93,6 +97,8 @@ impl MasterConfigFile {
             log_level: flags.log_level.or(self.log_level),
             log_file: flags.log_file.or(self.log_file),
             rpc_timeout: flags.rpc_timeout.or(self.rpc_timeout),
+            rpc_rate_limit: flags.rpc_rate_limit.or(self.rpc_rate_limit),
+            rpc_rate_burst: flags.rpc_rate_burst.or(self.rpc_rate_burst),
             raft,
         }
     }
@@ -139,7 +145,7 @@ impl Default for RaftTuning {
 }
 
 /// A validated master configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MasterConfig {
     pub name: String,
     pub data_dir: PathBuf,
@@ -157,6 +163,7 @@ pub struct MasterConfig {
     pub rpc_timeout: Duration,
     pub raft: RaftTuning,
     pub cache_capacity_bytes: u64,
+    pub scheduler: crate::scheduler::SchedulerConfig,
 }
 
 fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
@@ -300,6 +307,19 @@ impl MasterConfigFile {
             None => Duration::from_secs(30),
         };
         let (raft, cache_capacity_bytes) = raft_tuning(self.raft.unwrap_or_default())?;
+        let mut scheduler = crate::scheduler::SchedulerConfig::default();
+        if let Some(rate) = self.rpc_rate_limit {
+            if !(rate.is_finite() && rate > 0.0) {
+                return Err(invalid("rpc-rate-limit", format!("{rate}: use a positive number of calls per second")));
+            }
+            scheduler.agent.rate = rate;
+        }
+        if let Some(burst) = self.rpc_rate_burst {
+            if burst == 0 {
+                return Err(invalid("rpc-rate-burst", "0: use at least 1"));
+            }
+            scheduler.agent.burst = burst;
+        }
         let data_dir = self.data_dir.unwrap_or_else(|| PathBuf::from("dm-data").join(&name));
         Ok(MasterConfig {
             name,
@@ -314,6 +334,7 @@ impl MasterConfigFile {
             rpc_timeout,
             raft,
             cache_capacity_bytes,
+            scheduler,
         })
     }
 }

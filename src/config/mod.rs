@@ -4,6 +4,7 @@
 pub mod addr;
 pub mod duration;
 pub mod master;
+pub mod worker;
 
 use thiserror::Error;
 

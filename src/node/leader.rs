@@ -1,6 +1,6 @@
 //! `LeaderHandle`: the only way to reach leader-only operations, and the registry of leader
-//! components. Later capabilities plug the scheduler and the shard-DDL keepers in as fields built
-//! in `start`.
+//! components (the members view and the scheduler; the shard-DDL keepers come as fields built in
+//! `start` too).
 //!
 //! Start protocol (run by `leadership` once this node's own blank entry is applied, so every
 //! command committed before this term is in the state):
@@ -27,6 +27,7 @@ use super::error::NodeError;
 use super::follow::Projected;
 use super::members::MembersView;
 use crate::raft::typ::NodeId;
+use crate::scheduler::{Scheduler, SchedulerConfig};
 
 /// Internal version of the replicated data layout, recorded in the cluster record.
 pub const CLUSTER_VERSION: u32 = 1;
@@ -38,6 +39,8 @@ pub struct LeaderHandle {
     cancel: CancellationToken,
     /// Master members and the cluster record.
     pub members: Projected<MembersView>,
+    /// Workers, sources, tasks (see `scheduler`).
+    pub scheduler: Arc<Scheduler>,
     /// Serialises membership operations (promote, remove, address updates), so a removal and a
     /// promotion of the same master never interleave.
     pub(super) membership_lock: tokio::sync::Mutex<()>,
@@ -45,10 +48,22 @@ pub struct LeaderHandle {
 
 impl LeaderHandle {
     /// Runs steps 1–3; the caller publishes the handle (step 4).
-    pub async fn start(ctx: RaftCtx, term: u64, cancel: CancellationToken) -> Result<Arc<Self>, NodeError> {
+    pub async fn start(
+        ctx: RaftCtx,
+        term: u64,
+        cancel: CancellationToken,
+        sched: SchedulerConfig,
+    ) -> Result<Arc<Self>, NodeError> {
         let members = Projected::start(&ctx.reader, MembersView::default(), cancel.clone())?;
-        let handle =
-            Arc::new(LeaderHandle { term, ctx, cancel, members, membership_lock: tokio::sync::Mutex::new(()) });
+        let scheduler = Scheduler::start(ctx.clone(), sched, cancel.clone())?;
+        let handle = Arc::new(LeaderHandle {
+            term,
+            ctx,
+            cancel,
+            members,
+            scheduler,
+            membership_lock: tokio::sync::Mutex::new(()),
+        });
         handle.bootstrap_cluster().await?;
         handle.reconcile_members().await?;
         Ok(handle)
@@ -57,6 +72,11 @@ impl LeaderHandle {
     /// Stops every leader component.
     pub fn stop(&self) {
         self.cancel.cancel();
+    }
+
+    /// Fires when this handle's term ends (streams served by the leader end with it).
+    pub fn cancel_token(&self) -> CancellationToken {
+        self.cancel.clone()
     }
 
     pub fn is_stopped(&self) -> bool {

@@ -129,6 +129,8 @@ pub struct LeadershipDeps {
     pub lease: Duration,
     pub tick: Duration,
     pub shutdown: CancellationToken,
+    /// Tunables of the leader components.
+    pub scheduler: crate::scheduler::SchedulerConfig,
 }
 
 enum Phase {
@@ -220,7 +222,7 @@ pub async fn run(ctx: RaftCtx, deps: LeadershipDeps) {
             Phase::Idle if lead && retry_after.is_none_or(|t| now >= t) => {
                 tracing::info!(term = view.term, "starting leader components");
                 let cancel = deps.shutdown.child_token();
-                let task = tokio::spawn(LeaderHandle::start(ctx.clone(), view.term, cancel.clone()));
+                let task = tokio::spawn(LeaderHandle::start(ctx.clone(), view.term, cancel.clone(), deps.scheduler.clone()));
                 Phase::Starting { term: view.term, cancel, task }
             }
             other => other,

@@ -181,6 +181,7 @@ impl MasterNode {
             lease: tuning.election_timeout_max,
             tick: tuning.heartbeat_interval,
             shutdown: token.clone(),
+            scheduler: shared.config.scheduler.clone(),
         };
         tasks.push(tokio::spawn(leadership::run(ctx, deps)));
         tasks.push(tokio::spawn(announce::run(shared.clone(), token)));

@@ -135,6 +135,14 @@ impl FeedState {
         Subscription { backlog: VecDeque::new(), rx: self.tx.subscribe(), revision: self.revision }
     }
 
+    /// The batches after `from` (exclusive) up to now, if the history still holds them all.
+    pub fn history_after(&self, from: u64) -> Result<Vec<Arc<ChangeBatch>>, FeedError> {
+        if from > self.revision || from < self.floor {
+            return Err(FeedError::Resync { revision: self.revision });
+        }
+        Ok(self.history.iter().filter(|b| b.revision > from).cloned().collect())
+    }
+
     /// A subscription that first replays the history after `from` (exclusive).
     pub fn subscribe_from(&self, from: u64) -> Result<Subscription, FeedError> {
         if from > self.revision || from < self.floor {

@@ -256,6 +256,20 @@ impl StateReader {
         (out, guard.subscribe())
     }
 
+    /// Like [`Self::read_and_subscribe`], and also returns the changes between `from` and the
+    /// view (Resync if the history no longer holds them): a reconnecting subscriber decides from
+    /// them whether anything it cares about changed while it was away.
+    #[allow(clippy::type_complexity)]
+    pub fn resume<T>(
+        &self,
+        from: u64,
+        read: impl FnOnce(&View<'_>) -> T,
+    ) -> (T, Result<Vec<std::sync::Arc<crate::feed::ChangeBatch>>, FeedError>, Subscription) {
+        let guard = self.shared.read();
+        let out = read(&View { shared: &self.shared, revision: guard.revision });
+        (out, guard.history_after(from), guard.subscribe())
+    }
+
     /// Subscribes to changes after revision `from`; [`FeedError::Resync`] if they are no longer kept.
     pub fn subscribe_from(&self, from: u64) -> Result<Subscription, FeedError> {
         self.shared.read().subscribe_from(from)

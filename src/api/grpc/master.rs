@@ -12,10 +12,12 @@ use dm_storage::{Command, CommandOutput};
 use futures::future::join_all;
 use tonic::{Request, Response, Status};
 
-use super::reply::{answer, err, ok};
+use super::reply::{answer, answer_as_is, err, ok};
+use super::scheduling as sched;
 use crate::node::NodeShared;
 use crate::node::error::NodeError;
-use crate::node::forward::{Route, forwarded};
+use crate::error::Coded;
+use crate::node::forward::{Route, forwarded, not_leader_status};
 use crate::node::leader::LeaderHandle;
 use crate::pb::master::master_server::Master;
 use crate::pb::master::*;
@@ -63,7 +65,7 @@ impl MasterService {
         req: ListMemberRequest,
     ) -> Result<ListMemberResponse, NodeError> {
         leader.ctx.linearizable().await?;
-        let all = !req.leader && !req.master;
+        let all = !req.leader && !req.master && !req.worker;
         let mut members = Vec::new();
         let me = self.node.info.clone();
         if all || req.leader {
@@ -116,6 +118,11 @@ impl MasterService {
             let m = ListMasterMember { msg: String::new(), masters };
             members.push(Members { member: Some(members::Member::Master(m)) });
         }
+        if all || req.worker {
+            let workers = leader.scheduler.list_workers(&req.names);
+            let m = ListWorkerMember { msg: String::new(), workers };
+            members.push(Members { member: Some(members::Member::Worker(m)) });
+        }
         Ok(ListMemberResponse { members, ..Default::default() })
     }
 
@@ -148,6 +155,91 @@ impl MasterService {
 
 #[tonic::async_trait]
 impl Master for MasterService {
+    type WatchAssignmentsStream = tokio_stream::wrappers::ReceiverStream<Result<Assignment, Status>>;
+
+    async fn register_worker(
+        &self,
+        req: Request<RegisterWorkerRequest>,
+    ) -> Result<Response<RegisterWorkerResponse>, Status> {
+        let leader = leader_or_forward!(self, req, register_worker);
+        answer(sched::register_worker(&leader, req.into_inner()).await)
+    }
+
+    async fn worker_heartbeat(
+        &self,
+        req: Request<WorkerHeartbeatRequest>,
+    ) -> Result<Response<WorkerHeartbeatResponse>, Status> {
+        let leader = leader_or_forward!(self, req, worker_heartbeat);
+        answer_as_is(sched::heartbeat(&leader, req.into_inner()).map(|mut r| {
+            r.result = !r.stale_epoch;
+            r
+        }))
+    }
+
+    /// Served by the leader only: a stream cannot be forwarded, so a follower answers NotLeader
+    /// with the leader's address and the worker reconnects there.
+    async fn watch_assignments(
+        &self,
+        req: Request<WatchAssignmentsRequest>,
+    ) -> Result<Response<Self::WatchAssignmentsStream>, Status> {
+        let leader = self.node.leader().map_err(|e| not_leader_status(&e))?;
+        let r = req.into_inner();
+        if !leader.scheduler.view.get().workers.contains_key(&r.worker) {
+            let e = crate::scheduler::SchedError::WorkerNotFound(r.worker);
+            return Err(Status::not_found(e.to_user().to_string()));
+        }
+        let stream = crate::scheduler::assign::watch(
+            leader.ctx.reader.clone(),
+            r.worker,
+            r.from_revision,
+            leader.cancel_token(),
+        );
+        Ok(Response::new(stream))
+    }
+
+    async fn worker_stopping(
+        &self,
+        req: Request<WorkerStoppingRequest>,
+    ) -> Result<Response<WorkerStoppingResponse>, Status> {
+        let leader = leader_or_forward!(self, req, worker_stopping);
+        let name = req.into_inner().name;
+        answer(leader.scheduler.worker_stopping(&name).await.map(|_| WorkerStoppingResponse::default()))
+    }
+
+    async fn operate_source(
+        &self,
+        req: Request<OperateSourceRequest>,
+    ) -> Result<Response<OperateSourceResponse>, Status> {
+        let leader = leader_or_forward!(self, req, operate_source);
+        answer_as_is(sched::operate_source(&leader, req.into_inner()).await)
+    }
+
+    async fn start_task(&self, req: Request<StartTaskRequest>) -> Result<Response<StartTaskResponse>, Status> {
+        let leader = leader_or_forward!(self, req, start_task);
+        answer_as_is(sched::start_task(&leader, req.into_inner()).await)
+    }
+
+    async fn operate_task(&self, req: Request<OperateTaskRequest>) -> Result<Response<OperateTaskResponse>, Status> {
+        let leader = leader_or_forward!(self, req, operate_task);
+        answer_as_is(sched::operate_task(&leader, req.into_inner()).await)
+    }
+
+    async fn query_status(
+        &self,
+        req: Request<QueryStatusListRequest>,
+    ) -> Result<Response<QueryStatusListResponse>, Status> {
+        let leader = leader_or_forward!(self, req, query_status);
+        answer(sched::query_status(&leader, req.into_inner()).await)
+    }
+
+    async fn transfer_source(
+        &self,
+        req: Request<TransferSourceRequest>,
+    ) -> Result<Response<TransferSourceResponse>, Status> {
+        let leader = leader_or_forward!(self, req, transfer_source);
+        answer(sched::transfer_source(&leader, req.into_inner()).await)
+    }
+
     async fn list_member(&self, req: Request<ListMemberRequest>) -> Result<Response<ListMemberResponse>, Status> {
         let leader = leader_or_forward!(self, req, list_member);
         answer(self.list_members(&leader, req.into_inner()).await)
@@ -159,16 +251,18 @@ impl Master for MasterService {
     ) -> Result<Response<OfflineMemberResponse>, Status> {
         let leader = leader_or_forward!(self, req, offline_member);
         let req = req.into_inner();
-        if req.r#type != "master" {
-            return err(NodeError::InvalidArgument(format!(
-                "offline-member type \"{}\" is not supported; use --master (workers come with the scheduler)",
-                req.r#type
-            )));
-        }
         if req.name.is_empty() {
             return err(NodeError::InvalidArgument("offline-member needs --name".into()));
         }
-        answer(leader.remove_member(&req.name).await.map(|_| OfflineMemberResponse::default()))
+        match req.r#type.as_str() {
+            "master" => answer(leader.remove_member(&req.name).await.map(|_| OfflineMemberResponse::default())),
+            "worker" => {
+                answer(leader.scheduler.offline_worker(&req.name).await.map(|_| OfflineMemberResponse::default()))
+            }
+            other => err(NodeError::InvalidArgument(format!(
+                "offline-member type \"{other}\" is not supported; use --master or --worker"
+            ))),
+        }
     }
 
     async fn operate_leader(
@@ -185,7 +279,7 @@ impl Master for MasterService {
     ) -> Result<Response<GetClusterInfoResponse>, Status> {
         let leader = leader_or_forward!(self, req, get_cluster_info);
         let Some(cluster) = leader.cluster() else {
-            return err(dm_storage::Rejected::ClusterNotInitialized.into());
+            return err(NodeError::from(dm_storage::Rejected::ClusterNotInitialized));
         };
         ok(|r: &mut GetClusterInfoResponse| {
             r.cluster_id = cluster.cluster_id;

@@ -26,6 +26,14 @@ macro_rules! impl_reply {
 }
 
 impl_reply!(
+    RegisterWorkerResponse,
+    WorkerHeartbeatResponse,
+    WorkerStoppingResponse,
+    OperateSourceResponse,
+    StartTaskResponse,
+    OperateTaskResponse,
+    QueryStatusListResponse,
+    TransferSourceResponse,
     ListMemberResponse,
     OfflineMemberResponse,
     OperateLeaderResponse,
@@ -46,10 +54,30 @@ pub fn ok<R: Reply>(fill: impl FnOnce(&mut R)) -> Result<Response<R>, Status> {
     Ok(Response::new(r))
 }
 
+/// An error a handler can answer with: NotLeader becomes a status, the rest `result = false`.
+pub trait ReplyError: Coded {
+    fn as_not_leader(&self) -> Option<&NodeError>;
+}
+
+impl ReplyError for NodeError {
+    fn as_not_leader(&self) -> Option<&NodeError> {
+        matches!(self, NodeError::NotLeader { .. }).then_some(self)
+    }
+}
+
+impl ReplyError for crate::scheduler::SchedError {
+    fn as_not_leader(&self) -> Option<&NodeError> {
+        match self {
+            crate::scheduler::SchedError::Node(e) => e.as_not_leader(),
+            _ => None,
+        }
+    }
+}
+
 /// The answer for an error: NotLeader as a status, anything else as `result = false`.
-pub fn err<R: Reply>(e: NodeError) -> Result<Response<R>, Status> {
-    if matches!(e, NodeError::NotLeader { .. }) {
-        return Err(not_leader_status(&e));
+pub fn err<R: Reply, E: ReplyError>(e: E) -> Result<Response<R>, Status> {
+    if let Some(nl) = e.as_not_leader() {
+        return Err(not_leader_status(nl));
     }
     let user = e.to_user();
     let mut r = R::default();
@@ -58,7 +86,7 @@ pub fn err<R: Reply>(e: NodeError) -> Result<Response<R>, Status> {
 }
 
 /// Turns a handler's result into the gRPC answer.
-pub fn answer<R: Reply>(res: Result<R, NodeError>) -> Result<Response<R>, Status> {
+pub fn answer<R: Reply, E: ReplyError>(res: Result<R, E>) -> Result<Response<R>, Status> {
     match res {
         Ok(mut r) => {
             r.set(true, String::new(), 0);
@@ -67,3 +95,33 @@ pub fn answer<R: Reply>(res: Result<R, NodeError>) -> Result<Response<R>, Status
         Err(e) => err(e),
     }
 }
+
+/// Like [`answer`], but an `Ok` keeps the `result` and `msg` the handler set (answers whose
+/// overall result is made of per-source results).
+pub fn answer_as_is<R: Reply + HasResult, E: ReplyError>(res: Result<R, E>) -> Result<Response<R>, Status> {
+    match res {
+        Ok(mut r) => {
+            let (result, msg) = r.result_msg();
+            r.set(result, msg, 0);
+            Ok(Response::new(r))
+        }
+        Err(e) => err(e),
+    }
+}
+
+/// Read access to the common fields.
+pub trait HasResult {
+    fn result_msg(&self) -> (bool, String);
+}
+
+macro_rules! impl_has_result {
+    ($($t:ty),* $(,)?) => {$(
+        impl HasResult for $t {
+            fn result_msg(&self) -> (bool, String) {
+                (self.result, self.msg.clone())
+            }
+        }
+    )*};
+}
+
+impl_has_result!(OperateSourceResponse, StartTaskResponse, OperateTaskResponse, WorkerHeartbeatResponse);

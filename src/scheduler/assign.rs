@@ -1,0 +1,140 @@
+//! A worker's assignment stream (`WatchAssignments`), served by the leader from the replicated
+//! state: the bound source with its epoch, and the subtasks on it with their expected stages.
+//!
+//! 1. On connect, read the worker's assignment at revision R and subscribe after R, atomically.
+//!    If the worker resumes from revision F and the history shows nothing of its own changed in
+//!    (F, R], send only "unchanged as of R"; otherwise (or if the history is gone) send it whole.
+//! 2. For every later change batch that touches the worker (its binding, its source's config or
+//!    binding, or a subtask on its source), send the whole assignment again, read at the current
+//!    revision. The worker reconciles to each one, so a repeat is harmless.
+//! 3. If the feed says resync, re-read and send the whole assignment.
+//! 4. End when the leader term ends (the worker reconnects to the next leader) or the worker goes.
+
+use std::sync::Arc;
+
+use dm_storage::StoreError;
+use dm_storage::feed::{ChangeBatch, FeedError};
+use dm_storage::keys::KeyCodec;
+use dm_storage::scheduling::{Bounds, Sources, Subtasks, WorkerBounds};
+use dm_storage::state::View;
+use dm_storage::StateReader;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+use tonic::Status;
+
+use crate::pb::master::{Assignment, BoundSource, SubtaskAssignment};
+
+/// The worker's whole assignment at the view's revision.
+pub fn assignment(view: &View<'_>, worker: &str) -> Result<Assignment, StoreError> {
+    let mut out = Assignment { revision: view.revision(), ..Default::default() };
+    let Some(source) = view.get::<WorkerBounds>(&worker.to_string())?.map(|r| r.value) else {
+        return Ok(out);
+    };
+    let (Some(bound), Some(config)) = (view.get::<Bounds>(&source)?, view.get::<Sources>(&source)?) else {
+        return Ok(out);
+    };
+    out.bound = Some(BoundSource { source_id: source.clone(), epoch: bound.value.epoch, config: config.value.config });
+    out.subtasks = view
+        .list_prefix::<Subtasks>(&source.encode())?
+        .into_iter()
+        .map(|(_, r)| SubtaskAssignment {
+            task: r.value.task,
+            config: r.value.config,
+            expected_stage: r.value.stage.as_str().to_string(),
+            revision: r.mod_revision,
+        })
+        .collect();
+    Ok(out)
+}
+
+/// Whether `batch` changes the assignment of `worker`, whose bound source is `source`.
+pub fn touches(batch: &ChangeBatch, worker: &str, source: Option<&str>) -> bool {
+    batch.changes.iter().any(|c| {
+        if let Some(Ok((w, _))) = c.decode::<WorkerBounds>() {
+            return w == worker;
+        }
+        let Some(source) = source else { return false };
+        if let Some(Ok((s, _))) = c.decode::<Bounds>() {
+            return s == source;
+        }
+        if let Some(Ok((s, _))) = c.decode::<Sources>() {
+            return s == source;
+        }
+        if let Some(Ok(((s, _), _))) = c.decode::<Subtasks>() {
+            return s == source;
+        }
+        false
+    })
+}
+
+fn source_of(a: &Assignment) -> Option<String> {
+    a.bound.as_ref().map(|b| b.source_id.clone())
+}
+
+/// Steps 1–4 on a task; the stream ends with the task.
+pub fn watch(
+    reader: StateReader,
+    worker: String,
+    from: u64,
+    cancel: CancellationToken,
+) -> ReceiverStream<Result<Assignment, Status>> {
+    let (tx, rx) = mpsc::channel(8);
+    tokio::spawn(async move {
+        let (first, history, mut sub) = reader.resume(from, |v| assignment(v, &worker));
+        let Some(mut current) = send_first(&tx, first, history, from, &worker).await else { return };
+        loop {
+            let next = tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tx.closed() => return,
+                n = sub.next() => n,
+            };
+            let fresh = match next {
+                Ok(batch) if !touches(&batch, &worker, current.as_deref()) => continue,
+                Ok(_) => reader.read_and_subscribe(|v| assignment(v, &worker)).0,
+                Err(FeedError::Resync { .. }) => {
+                    let (a, s) = reader.read_and_subscribe(|v| assignment(v, &worker));
+                    sub = s;
+                    a
+                }
+                Err(FeedError::Closed) => return,
+            };
+            match fresh {
+                Ok(a) => {
+                    current = source_of(&a);
+                    if tx.send(Ok(a)).await.is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(Status::internal(format!("reading the assignment: {e}")))).await;
+                    return;
+                }
+            }
+        }
+    });
+    ReceiverStream::new(rx)
+}
+
+/// Step 1's answer; returns the bound source, or None if the stream is over.
+async fn send_first(
+    tx: &mpsc::Sender<Result<Assignment, Status>>,
+    first: Result<Assignment, StoreError>,
+    history: Result<Vec<Arc<ChangeBatch>>, FeedError>,
+    from: u64,
+    worker: &str,
+) -> Option<Option<String>> {
+    let a = match first {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = tx.send(Err(Status::internal(format!("reading the assignment: {e}")))).await;
+            return None;
+        }
+    };
+    let current = source_of(&a);
+    let unchanged = from > 0
+        && history.is_ok_and(|h| h.iter().all(|b| !touches(b, worker, current.as_deref())));
+    let msg = if unchanged { Assignment { revision: a.revision, unchanged: true, ..Default::default() } } else { a };
+    tx.send(Ok(msg)).await.ok()?;
+    Some(current)
+}
