@@ -6,7 +6,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // SAFETY: build scripts are single-threaded; nothing else reads the environment concurrently.
         unsafe { std::env::set_var("PROTOC", protoc) };
     }
-    tonic_prost_build::configure().compile_protos(&["proto/master.proto", "proto/worker.proto", "proto/raft.proto"], &["proto"])?;
+    tonic_prost_build::configure()
+        .compile_protos(&["proto/master.proto", "proto/worker.proto", "proto/raft.proto"], &["proto"])?;
     println!("cargo:rerun-if-changed=proto");
     Ok(())
 }

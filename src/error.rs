@@ -2,7 +2,8 @@
 //!
 //! A code never changes meaning once released. Messages are rendered as `[code=N] what happened;
 //! what to do`, the shape DM's dmctl output and scripts already grep for. Ranges: 10xxx flags and
-//! config, 20xxx data dir and storage, 38xxx master cluster (38043 is DM's own "not leader" code).
+//! config, 11xxx source and task files (DM's source.yaml / task.yaml), 20xxx data dir and storage,
+//! 38xxx master cluster (38043 is DM's own "not leader" code).
 
 use std::fmt;
 
@@ -24,6 +25,29 @@ pub enum ErrorCode {
     ConfigConflict = 10006,
     /// A listen address cannot be bound (in use, or not an address of this host).
     ListenFailed = 10007,
+
+    /// A source or task file is not YAML, or a value has the wrong type (message gives line and column).
+    SpecYaml = 11001,
+    /// A source or task file has a key DM's format does not have (the message gives line and column).
+    SpecUnknownKey = 11002,
+    /// A value in a source or task file is missing, malformed or out of range.
+    SpecInvalidValue = 11003,
+    /// A mysql-instance refers to a rule or unit config name the task does not define.
+    SpecRuleNotFound = 11004,
+    /// The task defines rules or unit configs no mysql-instance refers to (DM: ErrConfigGlobalConfigsUnused).
+    SpecRulesUnused = 11005,
+    /// Two mysql-instances of one task name the same source-id.
+    SpecDuplicateSourceId = 11006,
+    /// The file uses a feature DM has removed (e.g. column-mappings).
+    SpecDeprecated = 11007,
+    /// A task names a source that has not been created (`operate-source create`).
+    SpecSourceMissing = 11008,
+    /// A mysql-instance gives both a unit config name and an inline one (`mydumper-config-name` and `mydumper`).
+    SpecNameAndInline = 11009,
+    /// A mysql-instance lists the same rule name twice.
+    SpecDuplicateRuleRef = 11010,
+    /// A stored source or subtask config cannot be decoded (written by another version, or damaged).
+    SpecStoredCorrupt = 11011,
 
     /// Another process holds the data dir.
     DataDirLocked = 20001,

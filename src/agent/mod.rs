@@ -81,11 +81,8 @@ impl AgentPool {
         if tokio::time::timeout_at(deadline, self.limiter.until_ready()).await.is_err() {
             return Err(AgentError::RateLimited(worker.to_string()));
         }
-        let unreachable = |reason: String| AgentError::Unreachable {
-            worker: worker.to_string(),
-            addr: addr.to_string(),
-            reason,
-        };
+        let unreachable =
+            |reason: String| AgentError::Unreachable { worker: worker.to_string(), addr: addr.to_string(), reason };
         let mut client = self.client(addr).map_err(unreachable)?;
         let req = QueryStatusRequest { name: task.to_string() };
         match tokio::time::timeout_at(deadline, client.query_status(req)).await {

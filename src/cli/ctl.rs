@@ -171,9 +171,11 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
                 (true, false) => "master",
                 (false, true) => "worker",
                 _ => {
-                    return Err(
-                        UserError::new(ErrorCode::InvalidArgument, "offline-member needs --master or --worker").into()
-                    );
+                    return Err(UserError::new(
+                        ErrorCode::InvalidArgument,
+                        "offline-member needs --master or --worker",
+                    )
+                    .into());
                 }
             };
             let req = OfflineMemberRequest { r#type: kind.into(), name };

@@ -19,10 +19,7 @@ fn read(path: &Path) -> Result<String, UserError> {
 }
 
 fn sources_json(sources: &[CommonWorkerResponse]) -> Vec<Value> {
-    sources
-        .iter()
-        .map(|s| json!({"result": s.result, "msg": s.msg, "source": s.source, "worker": s.worker}))
-        .collect()
+    sources.iter().map(|s| json!({"result": s.result, "msg": s.msg, "source": s.source, "worker": s.worker})).collect()
 }
 
 fn status_json(s: &QueryStatusResponse) -> Value {
@@ -53,7 +50,10 @@ fn task_name(arg: &str) -> Result<String, UserError> {
 async fn operate_task(client: &mut ClusterClient, op: TaskOp, t: TaskTarget) -> anyhow::Result<ExitCode> {
     let req = OperateTaskRequest { op: op as i32, name: task_name(&t.task)?, sources: t.source };
     let r = crate::cluster_call!(client, operate_task, req).map_err(|e: ClientError| e.to_user())?;
-    Ok(finish(r.result, json!({"op": format!("{op:?}"), "result": r.result, "msg": r.msg, "sources": sources_json(&r.sources)})))
+    Ok(finish(
+        r.result,
+        json!({"op": format!("{op:?}"), "result": r.result, "msg": r.msg, "sources": sources_json(&r.sources)}),
+    ))
 }
 
 pub async fn operate_source(
@@ -69,15 +69,23 @@ pub async fn operate_source(
         SourceOpArg::Stop => SourceOp::StopSource,
         SourceOpArg::Show => SourceOp::ShowSource,
     };
-    let req = OperateSourceRequest { op: op as i32, config, source_id: source, worker_name: worker.unwrap_or_default() };
+    let req =
+        OperateSourceRequest { op: op as i32, config, source_id: source, worker_name: worker.unwrap_or_default() };
     let r = crate::cluster_call!(client, operate_source, req).map_err(|e: ClientError| e.to_user())?;
     Ok(finish(r.result, json!({"result": r.result, "msg": r.msg, "sources": sources_json(&r.sources)})))
 }
 
-pub async fn start_task(client: &mut ClusterClient, file: &Path, sources: Vec<String>, remove_meta: bool, start_time: String) -> anyhow::Result<ExitCode> {
+pub async fn start_task(
+    client: &mut ClusterClient,
+    file: &Path,
+    sources: Vec<String>,
+    remove_meta: bool,
+    start_time: String,
+) -> anyhow::Result<ExitCode> {
     let req = StartTaskRequest { task: read(file)?, sources, remove_meta, start_time };
     let r = crate::cluster_call!(client, start_task, req).map_err(|e: ClientError| e.to_user())?;
-    let v = json!({"result": r.result, "msg": r.msg, "sources": sources_json(&r.sources), "checkResult": r.check_result});
+    let v =
+        json!({"result": r.result, "msg": r.msg, "sources": sources_json(&r.sources), "checkResult": r.check_result});
     Ok(finish(r.result, v))
 }
 
@@ -93,7 +101,11 @@ pub async fn stop_task(client: &mut ClusterClient, t: TaskTarget) -> anyhow::Res
     operate_task(client, TaskOp::Delete, t).await
 }
 
-pub async fn query_status(client: &mut ClusterClient, task: Option<String>, sources: Vec<String>) -> anyhow::Result<ExitCode> {
+pub async fn query_status(
+    client: &mut ClusterClient,
+    task: Option<String>,
+    sources: Vec<String>,
+) -> anyhow::Result<ExitCode> {
     let name = match task {
         Some(t) => task_name(&t)?,
         None => String::new(),

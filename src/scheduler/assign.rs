@@ -12,12 +12,12 @@
 
 use std::sync::Arc;
 
+use dm_storage::StateReader;
 use dm_storage::StoreError;
 use dm_storage::feed::{ChangeBatch, FeedError};
 use dm_storage::keys::KeyCodec;
 use dm_storage::scheduling::{Bounds, Sources, Subtasks, WorkerBounds};
 use dm_storage::state::View;
-use dm_storage::StateReader;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
@@ -132,8 +132,7 @@ async fn send_first(
         }
     };
     let current = source_of(&a);
-    let unchanged = from > 0
-        && history.is_ok_and(|h| h.iter().all(|b| !touches(b, worker, current.as_deref())));
+    let unchanged = from > 0 && history.is_ok_and(|h| h.iter().all(|b| !touches(b, worker, current.as_deref())));
     let msg = if unchanged { Assignment { revision: a.revision, unchanged: true, ..Default::default() } } else { a };
     tx.send(Ok(msg)).await.ok()?;
     Some(current)

@@ -46,7 +46,8 @@ fn run(c: &Case) {
     let now = start + Duration::from_secs(c.uptime);
     let mut view = SchedView { revision: 50, ..Default::default() };
     for w in c.workers {
-        view.workers.insert(w.to_string(), WorkerRecord { name: w.to_string(), addr: String::new(), keepalive_ttl_ms: 15_000 });
+        view.workers
+            .insert(w.to_string(), WorkerRecord { name: w.to_string(), addr: String::new(), keepalive_ttl_ms: 15_000 });
     }
     for s in c.sources {
         view.sources.insert(s.to_string(), SourceRecord { source_id: s.to_string(), config: String::new() });
@@ -65,8 +66,7 @@ fn run(c: &Case) {
         let report = Report { working: working.map(|s| (s.to_string(), 10)), assignment_revision: *rev };
         live.heartbeat(w, TTL, report, now - Duration::from_secs(*ago));
     }
-    let reserved: HashMap<String, String> =
-        c.reserved.iter().map(|(s, w)| (s.to_string(), w.to_string())).collect();
+    let reserved: HashMap<String, String> = c.reserved.iter().map(|(s, w)| (s.to_string(), w.to_string())).collect();
     let i = Inputs { view: &view, live: &live, now, reserved: &reserved };
     let binds: Vec<(String, String)> = plan_bindings(&i)
         .into_iter()
@@ -130,19 +130,38 @@ fn t10_binding_priorities_and_release_rule() {
             ..BASE
         },
         Case {
-            name: "an alive previous holder still working on it blocks the source",
+            name: "an alive previous holder still working on it: the source can only go back to it",
             workers: &["w1", "w2"],
             sources: &["s1"],
             last: &[("w1", "s1")],
             beats: &[("w1", Some("s1"), 50, 0), ("w2", None, 50, 0)],
+            want_binds: &[("s1", "w1")],
             ..BASE
         },
         Case {
-            name: "a previous holder that has not applied the unbinding blocks the source",
+            name: "a previous holder bound elsewhere and still working on it blocks the source",
+            workers: &["w1", "w2"],
+            sources: &["s1", "s2"],
+            bounds: &[("s2", "w1")],
+            last: &[("w1", "s2")],
+            beats: &[("w1", Some("s1"), 50, 0), ("w2", None, 50, 0)],
+            ..BASE
+        },
+        Case {
+            name: "two workers may hold it: nobody gets it",
+            workers: &["w1", "w2", "w3"],
+            sources: &["s1"],
+            last: &[("w1", "s1")],
+            beats: &[("w1", None, 30, 0), ("w2", Some("s1"), 50, 0), ("w3", None, 50, 0)],
+            ..BASE
+        },
+        Case {
+            name: "a previous holder that has not applied the unbinding keeps it from other workers",
             workers: &["w1", "w2"],
             sources: &["s1"],
             last: &[("w1", "s1")],
             beats: &[("w1", None, 39, 0), ("w2", None, 50, 0)],
+            want_binds: &[("s1", "w1")],
             ..BASE
         },
         Case {

@@ -98,7 +98,8 @@ impl Scheduler {
 
     /// Asks each source's worker whether it holds (`held`) or released it.
     async fn confirm_sources(&self, ids: Vec<String>, held: bool) -> Vec<CommonWorkerResponse> {
-        let probes = ids.into_iter().map(|id| Probe { worker: self.view.get().bound_worker(&id), source: id }).collect();
+        let probes =
+            ids.into_iter().map(|id| Probe { worker: self.view.get().bound_worker(&id), source: id }).collect();
         let no_worker = |s: &str| confirm::entry(true, NO_FREE_WORKER.to_string(), s, "");
         confirm::confirm(&self.agents, probes, "", self.cfg.confirm, no_worker, |source, st| {
             let holds = st.source_status.as_ref().is_some_and(|s| s.source == source);

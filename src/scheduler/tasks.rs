@@ -120,9 +120,16 @@ impl Scheduler {
         sources.iter().map(|s| Probe { source: s.clone(), worker: v.bound_worker(s) }).collect()
     }
 
-    async fn confirm_stage(&self, task: &str, sources: Vec<String>, want: Option<ExpectedStage>) -> Vec<CommonWorkerResponse> {
+    async fn confirm_stage(
+        &self,
+        task: &str,
+        sources: Vec<String>,
+        want: Option<ExpectedStage>,
+    ) -> Vec<CommonWorkerResponse> {
         let probes = self.probes(&sources);
-        let no_worker = |s: &str| confirm::entry(false, "source not bound to any dm-worker; the change waits for one".into(), s, "");
+        let no_worker = |s: &str| {
+            confirm::entry(false, "source not bound to any dm-worker; the change waits for one".into(), s, "")
+        };
         confirm::confirm(&self.agents, probes, task, self.cfg.confirm, no_worker, |_, st| stage_verdict(task, want, st))
             .await
     }
@@ -148,10 +155,12 @@ impl Scheduler {
             let _g = self.decision_lock().await;
             let (existing, fresh, unbound, same_text) = {
                 let v = self.view.get();
-                let wanted: Vec<&String> = task.subtasks.keys().filter(|s| only.is_empty() || only.contains(s)).collect();
+                let wanted: Vec<&String> =
+                    task.subtasks.keys().filter(|s| only.is_empty() || only.contains(s)).collect();
                 let (existing, fresh): (Vec<&String>, Vec<&String>) =
                     wanted.into_iter().partition(|s| v.subtasks.contains_key(&(task.name.clone(), (*s).clone())));
-                let unbound: Vec<String> = fresh.iter().filter(|s| !v.bounds.contains_key(**s)).map(|s| s.to_string()).collect();
+                let unbound: Vec<String> =
+                    fresh.iter().filter(|s| !v.bounds.contains_key(**s)).map(|s| s.to_string()).collect();
                 let same = v.tasks.get(&task.name).map(|t| t.config == task.text);
                 let to_strings = |x: Vec<&String>| x.into_iter().cloned().collect::<Vec<_>>();
                 (to_strings(existing), to_strings(fresh), unbound, same)
@@ -215,7 +224,9 @@ impl Scheduler {
             let groups = batches(sources.clone(), self.cfg.batch_bytes, |s| s.len() + 16);
             for group in groups {
                 let cmd = match action {
-                    TaskAction::Set(stage) => Command::SetSubtaskStage { task: name.to_string(), sources: group, stage },
+                    TaskAction::Set(stage) => {
+                        Command::SetSubtaskStage { task: name.to_string(), sources: group, stage }
+                    }
                     TaskAction::Delete => Command::RemoveSubtasks { task: name.to_string(), sources: group },
                 };
                 self.propose(cmd).await?;
@@ -299,10 +310,18 @@ fn unanswered(source: &str, worker: &str, msg: &str, tasks: &BTreeMap<String, Ex
         result: false,
         msg: msg.to_string(),
         code: 0,
-        source_status: Some(SourceStatus { source: source.to_string(), worker: worker.to_string(), ..Default::default() }),
+        source_status: Some(SourceStatus {
+            source: source.to_string(),
+            worker: worker.to_string(),
+            ..Default::default()
+        }),
         sub_task_status: tasks
             .iter()
-            .map(|(t, e)| SubTaskStatus { name: t.clone(), expected_stage: e.as_str().to_string(), ..Default::default() })
+            .map(|(t, e)| SubTaskStatus {
+                name: t.clone(),
+                expected_stage: e.as_str().to_string(),
+                ..Default::default()
+            })
             .collect(),
     }
 }
@@ -366,7 +385,13 @@ mod tests {
     #[test]
     fn t30_stage_verdicts() {
         let st = |stage: &str, code: i32| QueryStatusResponse {
-            sub_task_status: vec![SubTaskStatus { name: "t".into(), stage: stage.into(), error_code: code, msg: "boom".into(), ..Default::default() }],
+            sub_task_status: vec![SubTaskStatus {
+                name: "t".into(),
+                stage: stage.into(),
+                error_code: code,
+                msg: "boom".into(),
+                ..Default::default()
+            }],
             ..Default::default()
         };
         use ExpectedStage::*;

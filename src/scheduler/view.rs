@@ -39,7 +39,10 @@ pub struct SchedView {
 impl SchedView {
     /// The subtasks of one task, by source.
     pub fn task_subtasks(&self, task: &str) -> impl Iterator<Item = &SubtaskRecord> {
-        self.subtasks.range((task.to_string(), String::new())..).take_while(move |((t, _), _)| t == task).map(|(_, s)| s)
+        self.subtasks
+            .range((task.to_string(), String::new())..)
+            .take_while(move |((t, _), _)| t == task)
+            .map(|(_, s)| s)
     }
 
     /// Every subtask on one source.
@@ -83,11 +86,8 @@ impl Projection for SchedView {
         self.sources = records(view.list::<Sources>()?);
         self.last_bounds = records(view.list::<LastBounds>()?);
         self.tasks = records(view.list::<Tasks>()?);
-        self.subtasks = view
-            .list::<Subtasks>()?
-            .into_iter()
-            .map(|((source, task), r)| ((task, source), r.value))
-            .collect();
+        self.subtasks =
+            view.list::<Subtasks>()?.into_iter().map(|((source, task), r)| ((task, source), r.value)).collect();
         self.bounds.clear();
         self.worker_source.clear();
         self.unbound_at.clear();

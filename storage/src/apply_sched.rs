@@ -119,7 +119,9 @@ fn bound_at(w: &Writer<'_>, source_id: &str, epoch: u64) -> Result<Result<BoundR
     let key = source_id.to_string();
     Ok(match w.get::<Bounds>(&key)? {
         Some(b) if b.value.epoch == epoch => Ok(b.value),
-        other => Err(Rejected::BoundEpochMismatch { source_id: key, expected: epoch, actual: other.map(|b| b.value.epoch) }),
+        other => {
+            Err(Rejected::BoundEpochMismatch { source_id: key, expected: epoch, actual: other.map(|b| b.value.epoch) })
+        }
     })
 }
 
@@ -144,11 +146,9 @@ pub(crate) fn put_task(w: &mut Writer<'_>, task: &TaskRecord, expect: Expect) ->
         return Ok(Err(match (expect, existing) {
             (Expect::Absent, _) => Rejected::TaskExists { name: task.name.clone() },
             (_, None) => Rejected::TaskNotFound { name: task.name.clone() },
-            (_, Some(e)) => Rejected::RevisionMismatch {
-                key: task.name.clone(),
-                expected: expect,
-                actual: Some(e.mod_revision),
-            },
+            (_, Some(e)) => {
+                Rejected::RevisionMismatch { key: task.name.clone(), expected: expect, actual: Some(e.mod_revision) }
+            }
         }));
     }
     w.put::<Tasks>(&task.name, task.clone())?;

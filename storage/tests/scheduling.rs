@@ -166,11 +166,13 @@ async fn t40_subtasks_keep_the_source_index_and_block_source_removal() {
     let e = t.rejected(Command::RemoveSource { source_id: "s1".into() }).await;
     assert!(e.to_string().contains("stop-task"), "{e}");
 
-    let pause = Command::SetSubtaskStage { task: "t1".into(), sources: vec!["s1".into()], stage: ExpectedStage::Paused };
+    let pause =
+        Command::SetSubtaskStage { task: "t1".into(), sources: vec!["s1".into()], stage: ExpectedStage::Paused };
     t.ok(pause).await;
     let st = t.store.reader.get::<Subtasks>(&("s1".into(), "t1".into())).unwrap().unwrap();
     assert_eq!(st.value.stage, ExpectedStage::Paused);
-    let unknown = Command::SetSubtaskStage { task: "t1".into(), sources: vec!["s9".into()], stage: ExpectedStage::Running };
+    let unknown =
+        Command::SetSubtaskStage { task: "t1".into(), sources: vec!["s9".into()], stage: ExpectedStage::Running };
     assert!(matches!(t.rejected(unknown).await, Rejected::SubtaskNotFound { .. }));
 
     assert!(matches!(t.rejected(Command::RemoveTask { name: "t1".into() }).await, Rejected::TaskHasSubtasks { .. }));

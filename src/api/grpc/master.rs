@@ -14,9 +14,9 @@ use tonic::{Request, Response, Status};
 
 use super::reply::{answer, answer_as_is, err, ok};
 use super::scheduling as sched;
+use crate::error::Coded;
 use crate::node::NodeShared;
 use crate::node::error::NodeError;
-use crate::error::Coded;
 use crate::node::forward::{Route, forwarded, not_leader_status};
 use crate::node::leader::LeaderHandle;
 use crate::pb::master::master_server::Master;

@@ -2,3 +2,4 @@
 
 pub mod master;
 pub mod reply;
+pub mod scheduling;
