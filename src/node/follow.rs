@@ -78,6 +78,8 @@ impl<P: Projection> Projected<P> {
     }
 
     /// Waits until the projection reflects `revision` (e.g. a command this leader just proposed).
+    /// Only revisions that changed something are published: waiting for the revision of an entry
+    /// that changed nothing lasts until the next change.
     pub async fn wait_for(&self, revision: u64) {
         let mut rx = self.revision.clone();
         let _ = rx.wait_for(|r| *r >= revision).await;

@@ -168,7 +168,9 @@ impl Scheduler {
     /// Proposes commands concurrently and waits until the view reflects the applied ones.
     pub(crate) async fn propose_all(&self, cmds: Vec<Command>) -> Vec<Result<Applied, NodeError>> {
         let results = join_all(cmds.into_iter().map(|c| self.ctx.propose(c))).await;
-        if let Some(rev) = results.iter().filter_map(|r| r.as_ref().ok()).map(|a| a.revision).max() {
+        // Only entries that changed something publish a batch the view can reach.
+        let changed = results.iter().filter_map(|r| r.as_ref().ok()).filter(|a| a.changed);
+        if let Some(rev) = changed.map(|a| a.revision).max() {
             self.view.wait_for(rev).await;
         }
         results
@@ -177,7 +179,9 @@ impl Scheduler {
     /// Proposes one command and waits until the view reflects it.
     pub(crate) async fn propose(&self, cmd: Command) -> Result<Applied, NodeError> {
         let applied = self.ctx.propose(cmd).await?;
-        self.view.wait_for(applied.revision).await;
+        if applied.changed {
+            self.view.wait_for(applied.revision).await;
+        }
         Ok(applied)
     }
 

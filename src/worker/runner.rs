@@ -79,6 +79,12 @@ impl Runner {
         }
     }
 
+    /// Ends the runner and its unit at once (a crash).
+    pub fn abort(self) {
+        self.cancel.cancel();
+        self.join.abort();
+    }
+
     /// Step 3: returns once the unit has stopped.
     pub async fn stop(self) {
         self.cancel.cancel();
