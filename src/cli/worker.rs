@@ -70,13 +70,13 @@ pub async fn run(mut args: WorkerArgs) -> anyhow::Result<()> {
     let listener = TcpListener::bind(bind_addr(&config.worker_addr)).await.map_err(|e| {
         UserError::new(
             ErrorCode::ListenFailed,
-            format!("cannot listen on {} (worker port): {e}; stop what uses it or change --worker-addr", config.worker_addr),
+            format!(
+                "cannot listen on {} (worker port): {e}; stop what uses it or change --worker-addr",
+                config.worker_addr
+            ),
         )
     })?;
-    let opts = WorkerOptions {
-        audit: args.audit_log.map(AuditSink::File).unwrap_or_default(),
-        ..Default::default()
-    };
+    let opts = WorkerOptions { audit: args.audit_log.map(AuditSink::File).unwrap_or_default(), ..Default::default() };
     tracing::info!(name = %config.name, addr = %config.advertise_addr, join = ?config.join, "starting dm worker");
     let node = WorkerNode::start(config, listener, opts).await.map_err(|e| e.to_user())?;
     super::master::wait_for_signal().await;

@@ -67,7 +67,8 @@ pub enum AuditSink {
 
 impl AuditSink {
     pub fn record(&self, kind: AuditKind, worker: &str, source: &str, epoch: u64) {
-        let ev = AuditEvent { micros: now_micros(), kind, worker: worker.to_string(), source: source.to_string(), epoch };
+        let ev =
+            AuditEvent { micros: now_micros(), kind, worker: worker.to_string(), source: source.to_string(), epoch };
         match self {
             AuditSink::Off => {}
             AuditSink::File(path) => {
@@ -146,7 +147,8 @@ mod tests {
         assert_eq!(overlaps(&bad, 100).len(), 1);
         let open = [ev(1, true, "w1", "s1"), ev(50, true, "w2", "s1")];
         assert_eq!(overlaps(&open, 100).len(), 1, "an interval still open counts until now");
-        let crash = AuditEvent { micros: 40, kind: AuditKind::Crash, worker: "w1".into(), source: "-".into(), epoch: 0 };
+        let crash =
+            AuditEvent { micros: 40, kind: AuditKind::Crash, worker: "w1".into(), source: "-".into(), epoch: 0 };
         let crashed = [ev(1, true, "w1", "s1"), crash, ev(50, true, "w2", "s1")];
         assert!(overlaps(&crashed, 100).is_empty(), "a crash ends the interval");
         let line = ev(7, false, "w1", "s1").line();

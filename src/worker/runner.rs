@@ -54,7 +54,8 @@ impl Runner {
         missing: String,
     ) -> Runner {
         let (tx, rx) = watch::channel(expected);
-        let status = Arc::new(Mutex::new(Status { stage: SubtaskStage::New, unit: "", msg: String::new(), error_code: 0 }));
+        let status =
+            Arc::new(Mutex::new(Status { stage: SubtaskStage::New, unit: "", msg: String::new(), error_code: 0 }));
         let cancel = CancellationToken::new();
         let join = tokio::spawn(run(rx, status.clone(), units.into(), missing, cancel.clone()));
         Runner { task: task.to_string(), config, expected: tx, status, cancel, join }
@@ -163,10 +164,13 @@ async fn run(
                         s.unit = unit.kind().as_str();
                         s.msg.clear();
                     }
-                    active = Some((tokio::spawn(async move {
-                        let out = unit.run(token).await;
-                        (unit, out)
-                    }), stop));
+                    active = Some((
+                        tokio::spawn(async move {
+                            let out = unit.run(token).await;
+                            (unit, out)
+                        }),
+                        stop,
+                    ));
                 }
                 None if had_units => set_stage(&status, SubtaskStage::Finished),
                 None => {

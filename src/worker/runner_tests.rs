@@ -86,7 +86,13 @@ async fn t20_units_run_in_order_then_the_subtask_finishes() {
 #[tokio::test]
 async fn t30_a_failed_unit_pauses_until_the_stage_is_written_again() {
     let runs = Arc::new(AtomicUsize::new(0));
-    let r = Runner::spawn("t", String::new(), ExpectedStage::Running, vec![unit(UnitKind::Sync, 1, true, &runs)], String::new());
+    let r = Runner::spawn(
+        "t",
+        String::new(),
+        ExpectedStage::Running,
+        vec![unit(UnitKind::Sync, 1, true, &runs)],
+        String::new(),
+    );
     let s = until(&r, "auto-paused", |s| s.stage == "Paused").await;
     assert!(s.msg.contains("upstream gone") && s.error_code != 0, "{s:?}");
     assert_eq!(s.expected_stage, "Running");
@@ -104,7 +110,13 @@ async fn t30_a_failed_unit_pauses_until_the_stage_is_written_again() {
 #[tokio::test]
 async fn t40_stop_interrupts_a_running_unit() {
     let runs = Arc::new(AtomicUsize::new(0));
-    let r = Runner::spawn("t", String::new(), ExpectedStage::Running, vec![unit(UnitKind::Sync, 0, true, &runs)], String::new());
+    let r = Runner::spawn(
+        "t",
+        String::new(),
+        ExpectedStage::Running,
+        vec![unit(UnitKind::Sync, 0, true, &runs)],
+        String::new(),
+    );
     until(&r, "running", |s| s.unit == "Sync").await;
     let status = r.status.clone();
     tokio::time::timeout(Duration::from_secs(10), r.stop()).await.expect("stop returns");

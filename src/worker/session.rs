@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::{WorkerError, WorkerShared};
 use super::state::Holding;
+use super::{WorkerError, WorkerShared};
 use crate::client::ClusterClient;
 use crate::error::ErrorCode;
 use crate::pb::master::{RegisterWorkerRequest, WorkerHeartbeatRequest, WorkerStoppingRequest};

@@ -10,3 +10,4 @@ mod t40_membership;
 mod t50_snapshot;
 mod t60_processes;
 mod t70_bad_input;
+mod t80_workers;

@@ -3,7 +3,9 @@
 //! waiting for conditions with deadlines (never fixed sleeps).
 
 pub mod process;
+pub mod proxy;
 pub mod wait;
+pub mod workers;
 
 use std::sync::Arc;
 use std::time::Duration;
