@@ -12,7 +12,7 @@ pub enum SchedError {
     #[error("{0}")]
     Node(#[from] NodeError),
     /// A source or task file that cannot be used (its own code).
-    #[error("{0}")]
+    #[error("{}", .0.message)]
     Config(UserError),
     #[error("dm-worker {0} is not registered; check the name with `list-member --worker`")]
     WorkerNotFound(String),

@@ -11,3 +11,5 @@ mod t50_snapshot;
 mod t60_processes;
 mod t70_bad_input;
 mod t80_workers;
+mod t81_worker_protocol;
+mod t82_sched_bad_input;

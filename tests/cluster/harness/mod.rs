@@ -2,6 +2,7 @@
 //! injector (drop/delay/partition between nodes), kill and restart of a node, clients, and
 //! waiting for conditions with deadlines (never fixed sleeps).
 
+pub mod fake;
 pub mod process;
 pub mod proxy;
 pub mod wait;

@@ -1,0 +1,148 @@
+//! A fake worker that speaks the real worker protocol with raw gRPC calls: register, follow the
+//! assignment stream, heartbeat what it holds. Tests drive it (and break it) step by step.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use dm::client::ClusterClient;
+use dm::pb::master::*;
+use dm::pb::worker::worker_server::{Worker, WorkerServer};
+use dm::pb::worker::{QueryStatusRequest, QueryStatusResponse, SourceStatus, SubTaskStatus};
+use tokio::task::JoinHandle;
+use tonic::{Request, Response, Status};
+
+use super::TIMEOUT;
+
+#[derive(Debug, Clone, Default)]
+pub struct Held {
+    pub source: String,
+    pub epoch: u64,
+    pub revision: u64,
+    pub tasks: Vec<(String, String)>,
+}
+
+pub struct FakeWorker {
+    pub held: Arc<Mutex<Held>>,
+    loops: Vec<JoinHandle<()>>,
+}
+
+fn client(masters: &[String]) -> ClusterClient {
+    ClusterClient::new(masters.to_vec(), TIMEOUT).idempotent().with_attempt_timeout(Duration::from_secs(5))
+}
+
+pub async fn register(masters: &[String], name: &str, addr: &str) -> RegisterWorkerResponse {
+    let req = RegisterWorkerRequest { name: name.into(), address: addr.into(), keepalive_ttl_ms: 3000 };
+    dm::cluster_call!(client(masters), register_worker, req).expect("register")
+}
+
+pub async fn heartbeat(masters: &[String], name: &str, source: &str, epoch: u64, rev: u64) -> WorkerHeartbeatResponse {
+    let req = WorkerHeartbeatRequest {
+        name: name.into(),
+        keepalive_ttl_ms: 3000,
+        working_source: source.into(),
+        working_epoch: epoch,
+        assignment_revision: rev,
+    };
+    dm::cluster_call!(client(masters), worker_heartbeat, req).expect("heartbeat")
+}
+
+/// The worker-side service: reports what it holds, each subtask at its expected stage.
+struct FakeService {
+    name: String,
+    held: Arc<Mutex<Held>>,
+}
+
+#[tonic::async_trait]
+impl Worker for FakeService {
+    async fn query_status(&self, _req: Request<QueryStatusRequest>) -> Result<Response<QueryStatusResponse>, Status> {
+        let h = self.held.lock().unwrap().clone();
+        let source_status = SourceStatus {
+            source: h.source,
+            worker: self.name.clone(),
+            result: true,
+            epoch: h.epoch,
+            ..Default::default()
+        };
+        let sub_task_status = h
+            .tasks
+            .into_iter()
+            .map(|(name, stage)| SubTaskStatus {
+                name,
+                stage: stage.clone(),
+                expected_stage: stage,
+                ..Default::default()
+            })
+            .collect();
+        Ok(Response::new(QueryStatusResponse {
+            result: true,
+            source_status: Some(source_status),
+            sub_task_status,
+            ..Default::default()
+        }))
+    }
+}
+
+impl FakeWorker {
+    /// Serves QueryStatus, registers, then follows its stream and heartbeats every 200 ms until
+    /// dropped.
+    pub async fn start(masters: &[String], name: &str) -> FakeWorker {
+        let held = Arc::new(Mutex::new(Held::default()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let svc = WorkerServer::new(FakeService { name: name.into(), held: held.clone() });
+        let server = tokio::spawn(async move {
+            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+            let _ = tonic::transport::Server::builder().add_service(svc).serve_with_incoming(incoming).await;
+        });
+        let r = register(masters, name, &addr).await;
+        assert!(r.result, "{r:?}");
+        let (m, n, h) = (masters.to_vec(), name.to_string(), held.clone());
+        let watch = tokio::spawn(async move {
+            loop {
+                let from = h.lock().unwrap().revision;
+                let req = WatchAssignmentsRequest { worker: n.clone(), from_revision: from };
+                let Ok(mut stream) = dm::cluster_call!(client(&m), watch_assignments, req) else {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                };
+                while let Ok(Some(a)) = stream.message().await {
+                    let mut g = h.lock().unwrap();
+                    g.revision = a.revision;
+                    if a.unchanged {
+                        continue;
+                    }
+                    let b = a.bound.unwrap_or_default();
+                    g.source = b.source_id;
+                    g.epoch = b.epoch;
+                    g.tasks = a.subtasks.into_iter().map(|s| (s.task, s.expected_stage)).collect();
+                }
+            }
+        });
+        let (m, n, h) = (masters.to_vec(), name.to_string(), held.clone());
+        let beat = tokio::spawn(async move {
+            loop {
+                let g = h.lock().unwrap().clone();
+                let _ = tokio::time::timeout(TIMEOUT, heartbeat(&m, &n, &g.source, g.epoch, g.revision)).await;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        });
+        FakeWorker { held, loops: vec![watch, beat, server] }
+    }
+
+    pub fn held(&self) -> Held {
+        self.held.lock().unwrap().clone()
+    }
+
+    /// Stops heartbeating and following (as if it died).
+    pub fn stop(&mut self) {
+        for l in self.loops.drain(..) {
+            l.abort();
+        }
+    }
+}
+
+impl Drop for FakeWorker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
