@@ -9,6 +9,7 @@ mod t30_partition;
 mod t40_membership;
 mod t50_snapshot;
 mod t60_processes;
+mod t61_worker_processes;
 mod t70_bad_input;
 mod t80_workers;
 mod t81_worker_protocol;

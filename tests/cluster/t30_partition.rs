@@ -34,7 +34,7 @@ async fn t10_isolated_leader_steps_back_and_one_leader_after_heal() {
         let mut raw = c.raw_client(id).await;
         let r = raw.list_member(ListMemberRequest::default()).await.expect("ListMember answers").into_inner();
         assert!(r.result, "node {id}: {}", r.msg);
-        assert_eq!(r.members.len(), 2, "leader and masters parts");
+        assert_eq!(r.members.len(), 3, "leader, masters and workers parts");
     }
     let mut any = c.client(&[old]);
     assert_eq!(get(&mut any, "during").await.as_deref(), Some("2"), "old leader serves the new state after heal");

@@ -74,6 +74,8 @@ async fn t10_join_then_offline() {
     assert!(!r.result);
     assert_eq!(r.code, ErrorCode::MemberNotFound as i32, "{}", r.msg);
     let r = offline(&mut raw, "worker", "w1").await;
+    assert_eq!(r.code, ErrorCode::WorkerNotFound as i32, "{}", r.msg);
+    let r = offline(&mut raw, "cat", "w1").await;
     assert_eq!(r.code, ErrorCode::InvalidArgument as i32, "{}", r.msg);
     m4.shutdown().await;
     c.shutdown().await;

@@ -5,30 +5,9 @@ use std::time::Duration;
 
 use dm::client::ClusterClient;
 
-use crate::harness::process::{ProcessCluster, status};
-use crate::harness::{TIMEOUT, wait_until, wait_until_some};
+use crate::harness::process::{ProcessCluster, agreed_leader};
+use crate::harness::{TIMEOUT, wait_until};
 use crate::kv::{get, local_get, put};
-
-/// Index of the master every live master names as leader.
-async fn agreed_leader(c: &ProcessCluster, live: &[usize]) -> usize {
-    wait_until_some(TIMEOUT, "live masters agree on a leader", || async {
-        let mut names = Vec::new();
-        for i in live {
-            let s = status(&c.masters[*i].client_addr).await?;
-            if s.leader.is_empty() {
-                return None;
-            }
-            names.push(s.leader);
-        }
-        if names.windows(2).any(|w| w[0] != w[1]) {
-            return None;
-        }
-        let idx = c.masters.iter().position(|m| m.name == names[0])?;
-        let s = status(&c.masters[idx].client_addr).await?;
-        (s.role == "leader").then_some(idx)
-    })
-    .await
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn t10_kill9_leader_loses_no_acknowledged_write() {

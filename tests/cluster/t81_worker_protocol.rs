@@ -59,7 +59,7 @@ async fn t30_the_assignment_stream_is_served_by_the_leader_and_resumes() {
     let leader = c.wait_leader().await;
     let follower = c.ids().into_iter().find(|id| *id != leader).unwrap();
     let req = WatchAssignmentsRequest { worker: "f1".into(), from_revision: 0 };
-    let e = c.raw_client(follower).await.watch_assignments(req.clone()).await.err().expect("NotLeader");
+    let e = c.raw_client(follower).await.watch_assignments(req.clone()).await.expect_err("NotLeader");
     assert_eq!(e.code(), Code::Unavailable);
     assert_eq!(e.metadata().get("dm-leader-addr").unwrap().to_str().unwrap(), c.client_addr(leader));
 

@@ -1,11 +1,13 @@
-//! Multi-process clusters: real `dm master` processes from the built binary, killed with SIGKILL
-//! and restarted on the same ports and data dirs.
+//! Multi-process clusters: real `dm master` and `dm worker` processes from the built binary,
+//! killed with SIGKILL and restarted on the same ports and data dirs.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use dm::api::http::Status;
+
+use super::{TIMEOUT, wait_until_some};
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -60,7 +62,7 @@ impl Drop for MasterProcess {
 pub struct ProcessCluster {
     pub masters: Vec<MasterProcess>,
     /// Holds the data dirs and logs until the cluster is dropped.
-    _dir: TempDir,
+    pub dir: TempDir,
 }
 
 impl ProcessCluster {
@@ -98,7 +100,7 @@ impl ProcessCluster {
                 m
             })
             .collect();
-        ProcessCluster { masters, _dir: dir }
+        ProcessCluster { masters, dir }
     }
 
     pub fn endpoints(&self) -> Vec<String> {
@@ -112,6 +114,27 @@ impl ProcessCluster {
             .map(|m| format!("--- {} ---\n{}", m.name, std::fs::read_to_string(&m.log).unwrap_or_default()))
             .collect()
     }
+}
+
+/// Index of the master every live master names as leader.
+pub async fn agreed_leader(c: &ProcessCluster, live: &[usize]) -> usize {
+    wait_until_some(TIMEOUT, "live masters agree on a leader", || async {
+        let mut names = Vec::new();
+        for i in live {
+            let s = status(&c.masters[*i].client_addr).await?;
+            if s.leader.is_empty() {
+                return None;
+            }
+            names.push(s.leader);
+        }
+        if names.windows(2).any(|w| w[0] != w[1]) {
+            return None;
+        }
+        let idx = c.masters.iter().position(|m| m.name == names[0])?;
+        let s = status(&c.masters[idx].client_addr).await?;
+        (s.role == "leader").then_some(idx)
+    })
+    .await
 }
 
 /// GET `/status` of a master; `None` if it does not answer.
@@ -138,4 +161,79 @@ pub async fn http_get(addr: &str, path: &str) -> Option<String> {
 /// Runs `dm` with `args` to completion (for bad-input tests).
 pub fn run_dm(args: &[&str], cwd: &std::path::Path) -> Output {
     Command::new(DM).args(args).current_dir(cwd).output().expect("run dm")
+}
+
+/// A real `dm worker` process with an audit log (`--audit-log`).
+pub struct WorkerProcess {
+    pub name: String,
+    pub audit: PathBuf,
+    pub log: PathBuf,
+    args: Vec<String>,
+    child: Option<Child>,
+}
+
+impl WorkerProcess {
+    /// Starts `dm worker` joined to `join` with `ttl` (e.g. "3s"), files in `dir`.
+    pub fn start(dir: &std::path::Path, name: &str, join: &[String], ttl: &str) -> WorkerProcess {
+        let audit = dir.join(format!("{name}.audit"));
+        let args = vec![
+            "worker".into(),
+            "--name".into(),
+            name.into(),
+            "--worker-addr".into(),
+            format!("127.0.0.1:{}", free_port()),
+            "--join".into(),
+            join.join(","),
+            "--keepalive-ttl".into(),
+            ttl.into(),
+            "--audit-log".into(),
+            audit.display().to_string(),
+        ];
+        let mut w = WorkerProcess { name: name.into(), audit, log: dir.join(format!("{name}.log")), args, child: None };
+        w.spawn();
+        w
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
+        let child =
+            Command::new(DM).args(&self.args).stdout(Stdio::null()).stderr(log).spawn().expect("spawn dm worker");
+        self.child = Some(child);
+    }
+
+    /// SIGKILL and reap, then record the crash in the audit log: its work ended now.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+            let line = dm::worker::audit::AuditEvent {
+                micros: dm::worker::audit::now_micros(),
+                kind: dm::worker::audit::AuditKind::Crash,
+                worker: self.name.clone(),
+                source: "-".into(),
+                epoch: 0,
+            }
+            .line();
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&self.audit).unwrap();
+            writeln!(f, "{line}").unwrap();
+        }
+    }
+
+    pub fn events(&self) -> Vec<dm::worker::audit::AuditEvent> {
+        std::fs::read_to_string(&self.audit)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(dm::worker::audit::AuditEvent::parse)
+            .collect()
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
 }
