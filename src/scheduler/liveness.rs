@@ -15,12 +15,14 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// What a worker said in its last heartbeat.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Report {
     /// The source and epoch it works under, if any.
     pub working: Option<(String, u64)>,
     /// Revision of the newest assignment it has applied.
     pub assignment_revision: u64,
+    /// Its subtasks' actual stages (for confirmations).
+    pub subtasks: Vec<crate::pb::worker::SubTaskStatus>,
 }
 
 #[derive(Debug, Clone)]
@@ -45,7 +47,12 @@ impl Liveness {
     }
 
     /// Records a heartbeat; returns true if the worker was not online before (it came online).
+    /// A worker that said goodbye stays offline until it registers again: a heartbeat still in
+    /// flight from before its goodbye must not bring it back.
     pub fn heartbeat(&mut self, name: &str, ttl: Duration, report: Report, now: Instant) -> bool {
+        if self.seen.get(name).is_some_and(|s| s.stopped) {
+            return false;
+        }
         let was_online = self.online(name, now);
         self.seen.insert(name.to_string(), Seen { at: now, ttl, report, stopped: false });
         !was_online
@@ -56,6 +63,13 @@ impl Liveness {
     pub fn gone(&mut self, name: &str, now: Instant) {
         let seen = Seen { at: now, ttl: Duration::ZERO, report: Report::default(), stopped: true };
         self.seen.insert(name.to_string(), seen);
+    }
+
+    /// The worker registered (again): a goodbye no longer holds.
+    pub fn registered(&mut self, name: &str) {
+        if self.seen.get(name).is_some_and(|s| s.stopped) {
+            self.seen.remove(name);
+        }
     }
 
     pub fn online(&self, name: &str, now: Instant) -> bool {
@@ -106,6 +120,10 @@ mod tests {
         l.gone("w1", t0 + Duration::from_secs(2));
         assert!(!l.online("w1", t0 + Duration::from_secs(2)));
         assert!(l.surely_fenced("w1", TTL, t0 + Duration::from_secs(2)), "a clean stop releases at once");
+        assert!(!l.heartbeat("w1", TTL, Report::default(), t0 + Duration::from_secs(3)), "a late heartbeat");
+        assert!(!l.online("w1", t0 + Duration::from_secs(3)), "does not revive a worker that said goodbye");
+        l.registered("w1");
+        assert!(l.heartbeat("w1", TTL, Report::default(), t0 + Duration::from_secs(4)));
     }
 
     #[test]

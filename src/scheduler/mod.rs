@@ -16,6 +16,7 @@
 //!    from heartbeats within a TTL.
 
 pub mod assign;
+pub mod confirm;
 pub mod error;
 pub mod liveness;
 pub mod policy;
@@ -33,12 +34,12 @@ use futures::future::join_all;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use self::confirm::ConfirmSpec;
 pub use self::error::SchedError;
 use self::liveness::{Liveness, Report};
 use self::policy::Inputs;
 use self::tasks::Latch;
 use self::view::SchedView;
-use crate::agent::confirm::ConfirmSpec;
 use crate::agent::{AgentLimits, AgentPool};
 use crate::node::ctx::{Applied, RaftCtx};
 use crate::node::error::NodeError;
@@ -73,8 +74,10 @@ pub struct Scheduler {
     pub view: Projected<SchedView>,
     /// Heartbeats seen by this leader.
     live: Mutex<Liveness>,
-    /// Source → the worker a transfer in progress gives it to.
-    reserved: Mutex<HashMap<String, String>>,
+    /// Source → the worker a transfer in progress gives it to, and that operation's token.
+    reserved: Mutex<HashMap<String, (String, u64)>>,
+    /// Next reservation token.
+    next_token: std::sync::atomic::AtomicU64,
     /// Serialises decide-and-propose (steps 2 and 3).
     decide: tokio::sync::Mutex<()>,
     wake: Notify,
@@ -106,6 +109,7 @@ impl Scheduler {
             view,
             live: Mutex::new(Liveness::new(Instant::now())),
             reserved: Mutex::new(HashMap::new()),
+            next_token: std::sync::atomic::AtomicU64::new(1),
             decide: tokio::sync::Mutex::new(()),
             wake: Notify::new(),
             latch: Latch::default(),
@@ -131,7 +135,8 @@ impl Scheduler {
     pub(crate) fn with_inputs<T>(&self, f: impl FnOnce(&Inputs<'_>) -> T) -> T {
         let view = self.view.get();
         let live = lock(&self.live);
-        let reserved = lock(&self.reserved);
+        let reserved: HashMap<String, String> =
+            lock(&self.reserved).iter().map(|(s, (w, _))| (s.clone(), w.clone())).collect();
         f(&Inputs { view: &view, live: &live, now: Instant::now(), reserved: &reserved })
     }
 
@@ -197,17 +202,24 @@ impl Scheduler {
         &self.ctx
     }
 
-    pub(crate) fn reserve(&self, source: &str, worker: Option<&str>) {
+    /// Reserves `source` for `worker`; returns the token that ends the reservation.
+    pub(crate) fn reserve(&self, source: &str, worker: &str) -> u64 {
+        let token = self.next_token.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        lock(&self.reserved).insert(source.to_string(), (worker.to_string(), token));
+        token
+    }
+
+    /// Ends a reservation if it is still the one `token` made.
+    pub(crate) fn unreserve(&self, source: &str, token: u64) {
         let mut r = lock(&self.reserved);
-        match worker {
-            Some(w) => r.insert(source.to_string(), w.to_string()),
-            None => r.remove(source),
-        };
+        if r.get(source).is_some_and(|(_, t)| *t == token) {
+            r.remove(source);
+        }
     }
 
     /// RegisterWorker: the same name from the same address is a restart; from another, an error.
     pub async fn register_worker(&self, name: &str, addr: &str, ttl: Duration) -> Result<(), SchedError> {
-        sources::check_id("worker name", name)?;
+        sources::check_worker_name(name)?;
         if addr.is_empty() {
             return Err(SchedError::InvalidArgument("RegisterWorker needs the worker's address".into()));
         }
@@ -217,6 +229,7 @@ impl Scheduler {
             keepalive_ttl_ms: ttl.as_millis() as u64,
         };
         self.propose(cmd).await?;
+        lock(&self.live).registered(name);
         Ok(())
     }
 
@@ -265,6 +278,26 @@ impl Scheduler {
         }
         self.wake();
         Ok(())
+    }
+
+    /// The worker's status as its last heartbeat reported it (for confirmations).
+    pub(crate) fn reported_status(&self, worker: &str) -> Result<crate::pb::worker::QueryStatusResponse, String> {
+        use crate::pb::worker::{QueryStatusResponse, SourceStatus};
+        let live = lock(&self.live);
+        let r = live.report(worker).ok_or_else(|| format!("no heartbeat from dm-worker {worker} yet"))?;
+        let (source, epoch) = r.working.clone().unwrap_or_default();
+        Ok(QueryStatusResponse {
+            result: true,
+            source_status: Some(SourceStatus {
+                source,
+                worker: worker.to_string(),
+                result: true,
+                epoch,
+                ..Default::default()
+            }),
+            sub_task_status: r.subtasks.clone(),
+            ..Default::default()
+        })
     }
 
     /// Whether a worker is heard from within its TTL (for list-member and offline-member).

@@ -56,7 +56,9 @@ impl Inputs<'_> {
         }
     }
 
-    /// Whether `worker` has released `source` (see the module doc).
+    /// Whether `worker` has released `source` (see the module doc). For a source bound to
+    /// another worker now, that binding was only made after this one released it, so not
+    /// working on it is enough.
     pub fn released(&self, worker: &str, source: &str) -> bool {
         if self.surely_fenced(worker) {
             return true;
@@ -65,8 +67,21 @@ impl Inputs<'_> {
             return false;
         };
         let works_on_it = report.working.as_ref().is_some_and(|(s, _)| s == source);
-        let since = self.view.unbound_at.get(source).copied().unwrap_or(self.view.revision);
-        !works_on_it && report.assignment_revision >= since
+        let caught_up = self.view.unbound_at.get(source).is_none_or(|since| report.assignment_revision >= *since);
+        !works_on_it && caught_up
+    }
+
+    /// Free, and done with the source it last held: only then may it be given a source (its
+    /// last binding, the durable record of what it may still hold, is overwritten by the next).
+    pub fn free_for_work(&self, worker: &str) -> bool {
+        self.may_take(worker, None)
+    }
+
+    /// Whether `worker` may be given `source` (or any source): Free, and its last binding is
+    /// released — or is that same source (taking it back involves no other worker).
+    pub fn may_take(&self, worker: &str, source: Option<&str>) -> bool {
+        self.stage(worker) == WorkerStage::Free
+            && self.view.last_bounds.get(worker).is_none_or(|l| Some(l.as_str()) == source || self.released(worker, l))
     }
 }
 
@@ -84,11 +99,7 @@ pub fn expired_bounds(i: &Inputs<'_>) -> Vec<Command> {
 /// reservations.
 pub fn plan_bindings(i: &Inputs<'_>) -> Vec<Command> {
     let view = i.view;
-    let mut free: BTreeSet<&str> =
-        view.workers.keys().map(String::as_str).filter(|w| i.stage(w) == WorkerStage::Free).collect();
-    if free.is_empty() {
-        return Vec::new();
-    }
+    let mut free: BTreeSet<&str> = view.workers.keys().map(String::as_str).filter(|w| i.free_for_work(w)).collect();
     // Source → workers that may still hold it.
     let mut holders: HashMap<&str, Vec<&str>> = HashMap::new();
     for (w, s) in &view.last_bounds {
@@ -124,11 +135,18 @@ pub fn plan_bindings(i: &Inputs<'_>) -> Vec<Command> {
         .filter(|(w, _)| free.contains(w.as_str()))
         .map(|(w, s)| (s.as_str(), w.as_str()))
         .collect();
+    // A holder that has not released its source is not free, so it cannot take it back here.
     let mut waiting = Vec::new();
+    let mut taken: BTreeSet<&str> = BTreeSet::new();
     for (s, only) in unbound {
         let preferred = i.reserved.get(s).map(String::as_str).or(only).or_else(|| last_bound_to.get(s).copied());
         match (preferred, only) {
             (Some(w), Some(o)) if w != o => {}
+            (Some(w), Some(_)) if i.may_take(w, Some(s)) && !taken.contains(w) => {
+                taken.insert(w);
+                free.remove(w);
+                bind(s, w, &mut free);
+            }
             (Some(w), _) if free.contains(w) => bind(s, w, &mut free),
             (Some(_), _) if i.reserved.contains_key(s) || only.is_some() => {}
             _ => waiting.push(s),

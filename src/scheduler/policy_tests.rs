@@ -63,7 +63,8 @@ fn run(c: &Case) {
     }
     let mut live = Liveness::new(start);
     for (w, working, rev, ago) in c.beats {
-        let report = Report { working: working.map(|s| (s.to_string(), 10)), assignment_revision: *rev };
+        let report =
+            Report { working: working.map(|s| (s.to_string(), 10)), assignment_revision: *rev, ..Default::default() };
         live.heartbeat(w, TTL, report, now - Duration::from_secs(*ago));
     }
     let reserved: HashMap<String, String> = c.reserved.iter().map(|(s, w)| (s.to_string(), w.to_string())).collect();
@@ -208,6 +209,25 @@ fn t10_binding_priorities_and_release_rule() {
             sources: &["s1", "s2"],
             reserved: &[("s1", "w2")],
             beats: &[("w1", None, 50, 0), ("w2", None, 50, 0)],
+            want_binds: &[("s1", "w2"), ("s2", "w1")],
+            ..BASE
+        },
+        Case {
+            name: "a worker still releasing its last source (a transfer) is not free for another",
+            workers: &["w1", "w2"],
+            sources: &["s1", "s2"],
+            reserved: &[("s1", "w2")],
+            last: &[("w1", "s1")],
+            beats: &[("w1", Some("s1"), 50, 0), ("w2", None, 50, 0)],
+            ..BASE
+        },
+        Case {
+            name: "once released, the transfer completes and the old holder is free again",
+            workers: &["w1", "w2"],
+            sources: &["s1", "s2"],
+            reserved: &[("s1", "w2")],
+            last: &[("w1", "s1")],
+            beats: &[("w1", None, 40, 0), ("w2", None, 50, 0)],
             want_binds: &[("s1", "w2"), ("s2", "w1")],
             ..BASE
         },

@@ -7,28 +7,37 @@ use std::time::{Duration, Instant};
 use dm_storage::Command;
 use dm_storage::scheduling::SourceRecord;
 
+use super::confirm::{self, Probe, Verdict};
 use super::stage::WorkerStage;
 use super::{SchedError, Scheduler};
-use crate::agent::confirm::{self, Probe, Verdict};
 use crate::node::error::NodeError;
 use crate::pb::master::{CommonWorkerResponse, WorkerInfo};
 
 /// DM's answer for a source that no worker holds.
 pub const NO_FREE_WORKER: &str = "source is added but there is no free worker to bound";
 
+/// The stage as shown in a "not free" error.
+fn stage_text(stage: WorkerStage) -> String {
+    match stage {
+        WorkerStage::Free => "free but still releasing its last source".to_string(),
+        other => other.to_string(),
+    }
+}
+
 /// How long create / transfer wait for the binding to show, beyond a scheduling round.
 const BIND_WAIT: Duration = Duration::from_secs(3);
 
-/// Names and ids become keys and file names: keep them plain (DM: source-id ≤ 32).
-pub fn check_id(what: &str, id: &str) -> Result<(), SchedError> {
-    let ok = !id.is_empty()
-        && id.len() <= 128
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+/// Worker names become keys: keep them plain. ':' is allowed (a worker is named after its
+/// address when it has no `--name`).
+pub fn check_worker_name(name: &str) -> Result<(), SchedError> {
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'));
     if ok {
         Ok(())
     } else {
         Err(SchedError::InvalidArgument(format!(
-            "{what} {id:?} is not valid: use 1–128 letters, digits, '-', '_' or '.'"
+            "worker name {name:?} is not valid: use 1–128 letters, digits, '-', '_', '.' or ':'"
         )))
     }
 }
@@ -63,14 +72,17 @@ impl Scheduler {
         if let Some(d) = ids.windows(2).find(|w| w[0] == w[1]) {
             return Err(SchedError::InvalidArgument(format!("source {} is given twice", d[0])));
         }
+        let reservation;
         {
             let _g = self.decision_lock().await;
             if let Some(w) = &worker {
-                let stage = self.with_inputs(|i| (i.view.workers.contains_key(w), i.stage(w)));
-                match stage {
-                    (false, _) => return Err(SchedError::WorkerNotFound(w.clone())),
-                    (true, WorkerStage::Free) => {}
-                    (true, s) => return Err(SchedError::WorkerNotFree { worker: w.clone(), stage: s.to_string() }),
+                let (known, free, stage) =
+                    self.with_inputs(|i| (i.view.workers.contains_key(w), i.free_for_work(w), i.stage(w)));
+                if !known {
+                    return Err(SchedError::WorkerNotFound(w.clone()));
+                }
+                if !free {
+                    return Err(SchedError::WorkerNotFree { worker: w.clone(), stage: stage_text(stage) });
                 }
             }
             let mut added = Vec::new();
@@ -83,15 +95,13 @@ impl Scheduler {
                 }
                 added.push(s.source_id.clone());
             }
-            if let Some(w) = &worker {
-                self.reserve(&sources[0].source_id, Some(w));
-            }
+            reservation = worker.as_ref().map(|w| self.reserve(&sources[0].source_id, w));
         }
         self.wake();
         let within = self.cfg.tick + BIND_WAIT;
         self.wait_view(within, |v| ids.iter().all(|id| v.bounds.contains_key(id))).await;
-        if worker.is_some() {
-            self.reserve(&sources[0].source_id, None);
+        if let Some(token) = reservation {
+            self.unreserve(&sources[0].source_id, token);
         }
         Ok(self.confirm_sources(ids, true).await)
     }
@@ -101,7 +111,8 @@ impl Scheduler {
         let probes =
             ids.into_iter().map(|id| Probe { worker: self.view.get().bound_worker(&id), source: id }).collect();
         let no_worker = |s: &str| confirm::entry(true, NO_FREE_WORKER.to_string(), s, "");
-        confirm::confirm(&self.agents, probes, "", self.cfg.confirm, no_worker, |source, st| {
+        let report = |w: &str| self.reported_status(w);
+        confirm::confirm(probes, self.cfg.confirm, report, no_worker, |source, st| {
             let holds = st.source_status.as_ref().is_some_and(|s| s.source == source);
             match (holds, held) {
                 (true, true) | (false, false) => Verdict::Reached,
@@ -120,18 +131,21 @@ impl Scheduler {
         let mut out = Vec::new();
         let mut released = Vec::new();
         let _g = self.decision_lock().await;
+        // Check every id first, so a bad one removes nothing.
+        let mut plan = Vec::new();
         for id in ids {
-            let (exists, tasks, worker) = {
-                let v = self.view.get();
-                let tasks: Vec<String> = v.source_subtasks(&id).map(|s| s.task.clone()).collect();
-                (v.sources.contains_key(&id), tasks, v.bound_worker(&id))
-            };
-            if !exists {
+            let v = self.view.get();
+            if !v.sources.contains_key(&id) {
                 return Err(SchedError::SourceNotFound(id));
             }
+            let tasks: Vec<String> = v.source_subtasks(&id).map(|s| s.task.clone()).collect();
             if !tasks.is_empty() {
                 return Err(dm_storage::Rejected::SourceHasTasks { source_id: id, tasks }.into());
             }
+            let worker = v.bound_worker(&id);
+            plan.push((id, worker));
+        }
+        for (id, worker) in plan {
             self.propose(Command::RemoveSource { source_id: id.clone() }).await?;
             match worker {
                 Some(w) => released.push(Probe { source: id, worker: Some(w) }),
@@ -145,8 +159,9 @@ impl Scheduler {
         }
         drop(_g);
         let no_worker = |s: &str| confirm::entry(true, String::new(), s, "");
+        let report = |w: &str| self.reported_status(w);
         out.extend(
-            confirm::confirm(&self.agents, released, "", self.cfg.confirm, no_worker, |source, st| {
+            confirm::confirm(released, self.cfg.confirm, report, no_worker, |source, st| {
                 if st.source_status.as_ref().is_some_and(|s| s.source == source) {
                     Verdict::Pending("the worker still holds the source".into())
                 } else {
@@ -181,10 +196,20 @@ impl Scheduler {
     pub async fn transfer_source(&self, source: &str, worker: &str) -> Result<(), SchedError> {
         let old = {
             let _g = self.decision_lock().await;
-            let (exists, known, stage, bound, old_ttl) = self.with_inputs(|i| {
+            let (exists, known, free, stage, bound, old_ttl, busy) = self.with_inputs(|i| {
                 let b = i.view.bounds.get(source).cloned();
                 let ttl = b.as_ref().and_then(|b| i.view.workers.get(&b.worker)).map(|w| w.keepalive_ttl_ms);
-                (i.view.sources.contains_key(source), i.view.workers.contains_key(worker), i.stage(worker), b, ttl)
+                let free = i.may_take(worker, Some(source));
+                let busy = i.reserved.contains_key(source);
+                (
+                    i.view.sources.contains_key(source),
+                    i.view.workers.contains_key(worker),
+                    free,
+                    i.stage(worker),
+                    b,
+                    ttl,
+                    busy,
+                )
             });
             if !exists {
                 return Err(SchedError::SourceNotFound(source.to_string()));
@@ -195,24 +220,30 @@ impl Scheduler {
             if bound.as_ref().is_some_and(|b| b.worker == worker) {
                 return Ok(());
             }
-            if stage != WorkerStage::Free {
-                return Err(SchedError::WorkerNotFree { worker: worker.to_string(), stage: stage.to_string() });
+            if !free {
+                return Err(SchedError::WorkerNotFree { worker: worker.to_string(), stage: stage_text(stage) });
             }
-            self.reserve(source, Some(worker));
+            if busy {
+                return Err(SchedError::InvalidArgument(format!(
+                    "source {source} is being moved by another operation; retry when it finishes"
+                )));
+            }
+            let token = self.reserve(source, worker);
             if let Some(b) = &bound {
                 let cmd = Command::UnbindSource { source_id: source.to_string(), epoch: b.epoch };
                 if let Err(e) = self.propose(cmd).await {
-                    self.reserve(source, None);
+                    self.unreserve(source, token);
                     return Err(e.into());
                 }
             }
-            old_ttl.map(Duration::from_millis).unwrap_or(super::policy::DEFAULT_KEEPALIVE_TTL)
+            (token, old_ttl.map(Duration::from_millis).unwrap_or(super::policy::DEFAULT_KEEPALIVE_TTL))
         };
+        let (token, old) = old;
         self.wake();
         // The old worker releases within a heartbeat when alive, or is fenced after its TTL.
         let within = old + BIND_WAIT;
         let moved = self.wait_view(within, |v| v.bounds.get(source).is_some_and(|b| b.worker == worker)).await;
-        self.reserve(source, None);
+        self.unreserve(source, token);
         if moved {
             Ok(())
         } else {

@@ -18,8 +18,8 @@ use dm_storage::command::Expect;
 use dm_storage::scheduling::{ExpectedStage, SubtaskRecord, TaskRecord};
 use futures::future::join_all;
 
+use super::confirm::{self, Probe, Verdict};
 use super::{SchedError, Scheduler, lock};
-use crate::agent::confirm::{self, Probe, Verdict};
 use crate::pb::master::CommonWorkerResponse;
 use crate::pb::worker::{QueryStatusResponse, SourceStatus, SubTaskStatus};
 
@@ -94,13 +94,17 @@ fn batches<T>(items: Vec<T>, budget: usize, size: impl Fn(&T) -> usize) -> Vec<V
     out
 }
 
-/// Whether a worker's status shows `task` at the expected stage (None = removed).
-fn stage_verdict(task: &str, want: Option<ExpectedStage>, st: &QueryStatusResponse) -> Verdict {
+/// Whether a worker's status shows `task` at the expected stage (None = removed), judged only
+/// once the worker has applied the write at `written` (an older status says nothing about it).
+fn stage_verdict(task: &str, want: Option<ExpectedStage>, written: u64, st: &QueryStatusResponse) -> Verdict {
     let sub = st.sub_task_status.iter().find(|s| s.name == task);
     match (want, sub) {
         (None, None) => Verdict::Reached,
         (None, Some(s)) => Verdict::Pending(format!("subtask still {}", s.stage)),
         (Some(_), None) => Verdict::Pending("subtask not started yet".into()),
+        (Some(_), Some(s)) if s.revision < written => {
+            Verdict::Pending(format!("the worker has not applied the change yet (it is {})", s.stage))
+        }
         (Some(w), Some(s)) => {
             let reached = s.stage == w.as_str() || (w == ExpectedStage::Running && s.stage == "Finished");
             if reached {
@@ -120,18 +124,23 @@ impl Scheduler {
         sources.iter().map(|s| Probe { source: s.clone(), worker: v.bound_worker(s) }).collect()
     }
 
+    /// Waits until each source's worker reports `task` at `want` for the write at `written[source]`.
     async fn confirm_stage(
         &self,
         task: &str,
-        sources: Vec<String>,
+        written: BTreeMap<String, u64>,
         want: Option<ExpectedStage>,
     ) -> Vec<CommonWorkerResponse> {
-        let probes = self.probes(&sources);
+        let probes = self.probes(&written.keys().cloned().collect::<Vec<_>>());
         let no_worker = |s: &str| {
             confirm::entry(false, "source not bound to any dm-worker; the change waits for one".into(), s, "")
         };
-        confirm::confirm(&self.agents, probes, task, self.cfg.confirm, no_worker, |_, st| stage_verdict(task, want, st))
-            .await
+        let report = |w: &str| self.reported_status(w);
+        let written = &written;
+        confirm::confirm(probes, self.cfg.confirm, report, no_worker, |source, st| {
+            stage_verdict(task, want, written.get(source).copied().unwrap_or(0), st)
+        })
+        .await
     }
 
     /// The stored source configs of `ids` (for generating subtasks).
@@ -145,42 +154,55 @@ impl Scheduler {
             .collect()
     }
 
+    /// Proposes `cmd` for the sources of one batch; records the revision that wrote them.
+    async fn write_batch(
+        &self,
+        cmd: Command,
+        sources: impl Iterator<Item = String>,
+        written: &mut BTreeMap<String, u64>,
+    ) -> Result<(), SchedError> {
+        let applied = self.propose(cmd).await?;
+        written.extend(sources.map(|s| (s, applied.revision)));
+        Ok(())
+    }
+
     /// start-task (steps 1–3); `only` limits it to some of the task's sources.
     pub async fn start_task(&self, task: NewTask, only: &[String]) -> Result<Vec<CommonWorkerResponse>, SchedError> {
-        let _latch = self.latch.acquire("start-task", &task.name)?;
         if let Some(s) = only.iter().find(|s| !task.subtasks.contains_key(*s)) {
             return Err(SchedError::InvalidArgument(format!("source {s} is not in task {}", task.name)));
         }
-        let new: Vec<String> = {
+        let written = {
+            let _latch = self.latch.acquire("start-task", &task.name)?;
             let _g = self.decision_lock().await;
-            let (existing, fresh, unbound, same_text) = {
+            let (existing, fresh, unbound, record) = {
                 let v = self.view.get();
-                let wanted: Vec<&String> =
-                    task.subtasks.keys().filter(|s| only.is_empty() || only.contains(s)).collect();
-                let (existing, fresh): (Vec<&String>, Vec<&String>) =
-                    wanted.into_iter().partition(|s| v.subtasks.contains_key(&(task.name.clone(), (*s).clone())));
-                let unbound: Vec<String> =
-                    fresh.iter().filter(|s| !v.bounds.contains_key(**s)).map(|s| s.to_string()).collect();
-                let same = v.tasks.get(&task.name).map(|t| t.config == task.text);
-                let to_strings = |x: Vec<&String>| x.into_iter().cloned().collect::<Vec<_>>();
-                (to_strings(existing), to_strings(fresh), unbound, same)
+                let wanted = task.subtasks.keys().filter(|s| only.is_empty() || only.contains(s));
+                let (existing, fresh): (Vec<String>, Vec<String>) =
+                    wanted.cloned().partition(|s| v.subtasks.contains_key(&(task.name.clone(), s.clone())));
+                let unbound: Vec<String> = fresh.iter().filter(|s| !v.bounds.contains_key(*s)).cloned().collect();
+                let has_any = v.task_subtasks(&task.name).next().is_some();
+                (existing, fresh, unbound, v.tasks.get(&task.name).map(|t| (t.config == task.text, has_any)))
             };
-            if fresh.is_empty() {
-                return Err(SchedError::TaskExists { task: task.name.clone(), sources: existing });
-            }
-            if same_text == Some(false) {
+            // A record whose text differs is another task of that name, unless none of its
+            // subtasks exist (a start or stop interrupted midway): then it is replaced.
+            if fresh.is_empty() || record == Some((false, true)) {
                 return Err(SchedError::TaskExists { task: task.name.clone(), sources: existing });
             }
             if !unbound.is_empty() {
                 return Err(SchedError::SourcesUnbound(unbound));
             }
-            if same_text.is_none() {
-                let record = TaskRecord {
+            let expect = match record {
+                None => Some(Expect::Absent),
+                Some((false, _)) => Some(Expect::Any),
+                Some((true, _)) => None,
+            };
+            if let Some(expect) = expect {
+                let r = TaskRecord {
                     name: task.name.clone(),
                     config: task.text.clone(),
                     sources: task.subtasks.keys().cloned().collect(),
                 };
-                self.propose(Command::PutTask { task: record, expect: Expect::Absent }).await?;
+                self.propose(Command::PutTask { task: r, expect }).await?;
             }
             let records: Vec<SubtaskRecord> = fresh
                 .iter()
@@ -191,12 +213,14 @@ impl Scheduler {
                     stage: ExpectedStage::Running,
                 })
                 .collect();
+            let mut written = BTreeMap::new();
             for batch in batches(records, self.cfg.batch_bytes, |r| r.config.len() + r.source.len() + 64) {
-                self.propose(Command::PutSubtasks { subtasks: batch }).await?;
+                let sources: Vec<String> = batch.iter().map(|r| r.source.clone()).collect();
+                self.write_batch(Command::PutSubtasks { subtasks: batch }, sources.into_iter(), &mut written).await?;
             }
-            fresh
+            written
         };
-        Ok(self.confirm_stage(&task.name, new, Some(ExpectedStage::Running)).await)
+        Ok(self.confirm_stage(&task.name, written, Some(ExpectedStage::Running)).await)
     }
 
     /// pause-task / resume-task / stop-task on all of a task's sources, or the given ones.
@@ -206,41 +230,41 @@ impl Scheduler {
         name: &str,
         only: &[String],
     ) -> Result<Vec<CommonWorkerResponse>, SchedError> {
-        let _latch = self.latch.acquire(action.op_name(), name)?;
-        let sources = {
+        let written = {
+            let _latch = self.latch.acquire(action.op_name(), name)?;
             let _g = self.decision_lock().await;
             let (sources, record) = {
                 let v = self.view.get();
                 let have: Vec<String> = v.task_subtasks(name).map(|s| s.source.clone()).collect();
-                if have.is_empty() {
+                let record = v.tasks.get(name).cloned();
+                if have.is_empty() && !(action == TaskAction::Delete && record.is_some()) {
                     return Err(SchedError::TaskNotFound(name.to_string()));
                 }
                 if let Some(s) = only.iter().find(|s| !have.contains(s)) {
                     return Err(SchedError::InvalidArgument(format!("task {name} has no subtask on source {s}")));
                 }
-                let sources = if only.is_empty() { have } else { only.to_vec() };
-                (sources, v.tasks.get(name).cloned())
+                (if only.is_empty() { have } else { only.to_vec() }, record)
             };
-            let groups = batches(sources.clone(), self.cfg.batch_bytes, |s| s.len() + 16);
-            for group in groups {
+            let mut written = BTreeMap::new();
+            for group in batches(sources.clone(), self.cfg.batch_bytes, |s| s.len() + 16) {
                 let cmd = match action {
                     TaskAction::Set(stage) => {
-                        Command::SetSubtaskStage { task: name.to_string(), sources: group, stage }
+                        Command::SetSubtaskStage { task: name.to_string(), sources: group.clone(), stage }
                     }
-                    TaskAction::Delete => Command::RemoveSubtasks { task: name.to_string(), sources: group },
+                    TaskAction::Delete => Command::RemoveSubtasks { task: name.to_string(), sources: group.clone() },
                 };
-                self.propose(cmd).await?;
+                self.write_batch(cmd, group.into_iter(), &mut written).await?;
             }
             if action == TaskAction::Delete {
                 self.settle_task_record(name, record).await?;
             }
-            sources
+            written
         };
         let want = match action {
             TaskAction::Set(stage) => Some(stage),
             TaskAction::Delete => None,
         };
-        Ok(self.confirm_stage(name, sources, want).await)
+        Ok(self.confirm_stage(name, written, want).await)
     }
 
     /// After stop-task: drop the task record when no subtask is left, else narrow its sources.
@@ -288,13 +312,14 @@ impl Scheduler {
                 .collect();
             (expected, workers)
         };
+        let token_deadline = tokio::time::Instant::now() + self.agents.fan_out_wait(workers.len());
         let asks = workers.into_iter().map(|(source, w)| {
             let tasks = expected[&source].clone();
             async move {
                 let Some((worker, addr, epoch)) = w else {
                     return unanswered(&source, "source not bound", "source not bound to any dm-worker", &tasks);
                 };
-                match self.agents.query_status(&worker, &addr, name).await {
+                match self.agents.query_status(&worker, &addr, name, token_deadline).await {
                     Ok(r) => merge(r, &source, &worker, epoch, &tasks),
                     Err(e) => unanswered(&source, &worker, &e.to_string(), &tasks),
                 }
@@ -383,23 +408,26 @@ mod tests {
     }
 
     #[test]
-    fn t30_stage_verdicts() {
-        let st = |stage: &str, code: i32| QueryStatusResponse {
+    fn t30_stage_verdicts_judge_only_statuses_that_applied_the_write() {
+        let st = |stage: &str, code: i32, revision: u64| QueryStatusResponse {
             sub_task_status: vec![SubTaskStatus {
                 name: "t".into(),
                 stage: stage.into(),
                 error_code: code,
                 msg: "boom".into(),
+                revision,
                 ..Default::default()
             }],
             ..Default::default()
         };
         use ExpectedStage::*;
-        assert_eq!(stage_verdict("t", Some(Running), &st("Running", 0)), Verdict::Reached);
-        assert_eq!(stage_verdict("t", Some(Running), &st("Finished", 0)), Verdict::Reached);
-        assert_eq!(stage_verdict("t", Some(Running), &st("Paused", 7)), Verdict::Failed("boom".into()));
-        assert!(matches!(stage_verdict("t", Some(Paused), &st("Running", 0)), Verdict::Pending(_)));
-        assert!(matches!(stage_verdict("t", None, &st("Running", 0)), Verdict::Pending(_)));
-        assert_eq!(stage_verdict("t", None, &QueryStatusResponse::default()), Verdict::Reached);
+        assert_eq!(stage_verdict("t", Some(Running), 5, &st("Running", 0, 5)), Verdict::Reached);
+        assert_eq!(stage_verdict("t", Some(Running), 5, &st("Finished", 0, 6)), Verdict::Reached);
+        assert_eq!(stage_verdict("t", Some(Running), 5, &st("Paused", 7, 5)), Verdict::Failed("boom".into()));
+        // An auto-paused subtask that has not seen the resume yet is not a failure of the resume.
+        assert!(matches!(stage_verdict("t", Some(Running), 5, &st("Paused", 7, 4)), Verdict::Pending(_)));
+        assert!(matches!(stage_verdict("t", Some(Paused), 5, &st("Running", 0, 5)), Verdict::Pending(_)));
+        assert!(matches!(stage_verdict("t", None, 5, &st("Running", 0, 5)), Verdict::Pending(_)));
+        assert_eq!(stage_verdict("t", None, 5, &QueryStatusResponse::default()), Verdict::Reached);
     }
 }

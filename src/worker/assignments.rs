@@ -16,14 +16,15 @@ pub async fn follow(s: Arc<WorkerShared>) {
         .with_attempt_timeout(Duration::from_secs(3));
     let mut backoff = Duration::from_millis(100);
     loop {
-        if s.shutdown.is_cancelled() {
+        if s.loops.is_cancelled() {
             return;
         }
+        let mut fences = s.state.fences();
         if s.state.snapshot().fenced {
-            let mut acked = s.acked.subscribe();
+            // Unfenced by the heartbeat loop once a heartbeat is acknowledged again.
             tokio::select! {
-                _ = s.shutdown.cancelled() => return,
-                _ = acked.changed() => {}
+                _ = s.loops.cancelled() => return,
+                _ = fences.changed() => {}
             }
             continue;
         }
@@ -33,7 +34,7 @@ pub async fn follow(s: Arc<WorkerShared>) {
             Err(e) => {
                 tracing::debug!(error = %e, "cannot open the assignment stream; retrying");
                 tokio::select! {
-                    _ = s.shutdown.cancelled() => return,
+                    _ = s.loops.cancelled() => return,
                     _ = tokio::time::sleep(backoff) => {}
                 }
                 backoff = (backoff * 2).min(Duration::from_secs(2));
@@ -43,7 +44,9 @@ pub async fn follow(s: Arc<WorkerShared>) {
         backoff = Duration::from_millis(100);
         loop {
             let msg = tokio::select! {
-                _ = s.shutdown.cancelled() => return,
+                _ = s.loops.cancelled() => return,
+                // A fence voids this stream at once, even when it is idle.
+                _ = fences.changed() => break,
                 m = stream.message() => m,
             };
             if s.state.snapshot().fenced {

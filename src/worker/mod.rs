@@ -80,53 +80,62 @@ pub struct WorkerShared {
     pub config: WorkerConfig,
     pub state: WorkerState,
     pub opts: WorkerOptions,
-    /// Send time of the last acknowledged heartbeat (or registration): the fence clock.
+    /// Send time of the last acknowledged heartbeat: the fence clock.
     pub acked: tokio::sync::watch::Sender<std::time::Instant>,
-    /// Stops every loop.
+    /// Stops the heartbeat, fence and assignment loops (first step of a shutdown).
+    pub loops: CancellationToken,
+    /// Stops the server (last step); its cancellation also stops the loops.
     pub shutdown: CancellationToken,
 }
 
 pub struct WorkerNode {
     pub shared: Arc<WorkerShared>,
-    tasks: Vec<JoinHandle<()>>,
+    server: JoinHandle<()>,
+    loops: Vec<JoinHandle<()>>,
 }
 
 impl WorkerNode {
     /// Steps 1–4.
     pub async fn start(config: WorkerConfig, listener: TcpListener, opts: WorkerOptions) -> Result<Self, WorkerError> {
         let shutdown = CancellationToken::new();
+        // The worker holds nothing yet, so the fence clock may start now.
         let (acked, _) = tokio::sync::watch::channel(std::time::Instant::now());
-        let shared = Arc::new(WorkerShared { state: WorkerState::new(&config.name), config, opts, acked, shutdown });
+        let loops = shutdown.child_token();
+        let shared =
+            Arc::new(WorkerShared { state: WorkerState::new(&config.name), config, opts, acked, loops, shutdown });
         let server = tokio::spawn(service::serve(listener, shared.clone()));
         if let Err(e) = session::register(&shared).await {
             shared.shutdown.cancel();
             let _ = server.await;
             return Err(e);
         }
-        let tasks = vec![
-            server,
+        let loops = vec![
             tokio::spawn(session::heartbeat_loop(shared.clone())),
             tokio::spawn(session::fence_watchdog(shared.clone())),
             tokio::spawn(assignments::follow(shared.clone())),
         ];
         tracing::info!(name = %shared.config.name, addr = %shared.config.advertise_addr, "dm worker registered");
-        Ok(WorkerNode { shared, tasks })
+        Ok(WorkerNode { shared, server, loops })
     }
 
-    /// Step 5.
+    /// Step 5: take no new work, stop the loops (no heartbeat or assignment after this), stop
+    /// every runner, say goodbye, stop the server.
     pub async fn shutdown(self) {
+        self.shared.state.set_stopping();
+        self.shared.loops.cancel();
+        for t in self.loops {
+            let _ = t.await;
+        }
         self.shared.state.release_all(&self.shared.opts.audit).await;
         session::say_goodbye(&self.shared).await;
         self.shared.shutdown.cancel();
-        for t in self.tasks {
-            let _ = t.await;
-        }
+        let _ = self.server.await;
     }
 
     /// Stops at once without telling anyone (a crash, for tests).
     pub async fn kill(self) {
         self.shared.shutdown.cancel();
-        for t in &self.tasks {
+        for t in self.loops.iter().chain([&self.server]) {
             t.abort();
         }
         self.shared.state.crash(&self.shared.opts.audit).await;

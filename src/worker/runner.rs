@@ -28,6 +28,29 @@ struct Status {
     error_code: i32,
 }
 
+/// A read-only handle on a runner's status, for heartbeats (no await needed).
+#[derive(Clone)]
+pub struct RunnerView {
+    task: String,
+    expected: watch::Receiver<ExpectedStage>,
+    status: Arc<Mutex<Status>>,
+}
+
+impl RunnerView {
+    pub fn status(&self) -> SubTaskStatus {
+        let s = lock(&self.status).clone();
+        SubTaskStatus {
+            name: self.task.clone(),
+            stage: s.stage.as_str().to_string(),
+            unit: s.unit.to_string(),
+            expected_stage: self.expected.borrow().as_str().to_string(),
+            msg: s.msg,
+            error_code: s.error_code,
+            revision: 0,
+        }
+    }
+}
+
 pub struct Runner {
     task: String,
     /// The stored config it was started with (a changed config restarts the runner).
@@ -38,7 +61,17 @@ pub struct Runner {
     join: JoinHandle<()>,
 }
 
-type Running = (JoinHandle<(Box<dyn Unit>, UnitOutcome)>, CancellationToken);
+/// A unit's task; aborted if the run loop is dropped (a runner aborted on a deadline), so no
+/// unit outlives its runner.
+struct UnitTask(JoinHandle<(Box<dyn Unit>, UnitOutcome)>);
+
+impl Drop for UnitTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+type Running = (UnitTask, CancellationToken);
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -61,13 +94,17 @@ impl Runner {
         Runner { task: task.to_string(), config, expected: tx, status, cancel, join }
     }
 
-    /// A runner that cannot start (its config is unusable): Paused with the error.
+    /// A runner that cannot start (its config is unusable): Paused with the error, no loop.
     pub fn failed(task: &str, config: String, expected: ExpectedStage, code: i32, msg: String) -> Runner {
-        let r = Runner::spawn(task, config, ExpectedStage::Paused, Vec::new(), String::new());
-        *lock(&r.status) = Status { stage: SubtaskStage::Paused, unit: "", msg, error_code: code };
-        let _ = r.expected.send(expected);
-        r.cancel.cancel();
-        r
+        let (tx, _) = watch::channel(expected);
+        let status = Arc::new(Mutex::new(Status { stage: SubtaskStage::Paused, unit: "", msg, error_code: code }));
+        let join = tokio::spawn(async {});
+        Runner { task: task.to_string(), config, expected: tx, status, cancel: CancellationToken::new(), join }
+    }
+
+    /// A handle that aborts the runner's task even after `stop` took the runner.
+    pub fn aborter(&self) -> tokio::task::AbortHandle {
+        self.join.abort_handle()
     }
 
     /// Sets the expected stage. `rewritten`: the master wrote it again (resume-task after an
@@ -92,16 +129,12 @@ impl Runner {
         let _ = self.join.await;
     }
 
+    pub fn view(&self) -> RunnerView {
+        RunnerView { task: self.task.clone(), expected: self.expected.subscribe(), status: self.status.clone() }
+    }
+
     pub fn status(&self) -> SubTaskStatus {
-        let s = lock(&self.status).clone();
-        SubTaskStatus {
-            name: self.task.clone(),
-            stage: s.stage.as_str().to_string(),
-            unit: s.unit.to_string(),
-            expected_stage: self.expected.borrow().as_str().to_string(),
-            msg: s.msg,
-            error_code: s.error_code,
-        }
+        self.view().status()
     }
 }
 
@@ -121,9 +154,9 @@ fn set_stage(status: &Mutex<Status>, to: SubtaskStage) {
 }
 
 async fn halt(active: &mut Option<Running>, units: &mut VecDeque<Box<dyn Unit>>) {
-    if let Some((join, stop)) = active.take() {
+    if let Some((mut task, stop)) = active.take() {
         stop.cancel();
-        if let Ok((unit, _)) = join.await {
+        if let Ok((unit, _)) = (&mut task.0).await {
             units.push_front(unit);
         }
     }
@@ -164,13 +197,11 @@ async fn run(
                         s.unit = unit.kind().as_str();
                         s.msg.clear();
                     }
-                    active = Some((
-                        tokio::spawn(async move {
-                            let out = unit.run(token).await;
-                            (unit, out)
-                        }),
-                        stop,
-                    ));
+                    let task = UnitTask(tokio::spawn(async move {
+                        let out = unit.run(token).await;
+                        (unit, out)
+                    }));
+                    active = Some((task, stop));
                 }
                 None if had_units => set_stage(&status, SubtaskStage::Finished),
                 None => {
@@ -183,7 +214,7 @@ async fn run(
         tokio::select! {
             _ = cancel.cancelled() => break,
             changed = expected.changed() => if changed.is_err() { break },
-            done = async { (&mut active.as_mut().expect("guarded").0).await }, if active.is_some() => {
+            done = async { (&mut active.as_mut().expect("guarded").0.0).await }, if active.is_some() => {
                 active = None;
                 match done {
                     Ok((_, UnitOutcome::Done)) => {}

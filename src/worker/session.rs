@@ -11,12 +11,15 @@ use crate::pb::master::{RegisterWorkerRequest, WorkerHeartbeatRequest, WorkerSto
 
 /// Fence after this share of the keepalive TTL without an acknowledged heartbeat.
 pub const FENCE_SHARE: f64 = 0.8;
+/// Abort what has not stopped by this share of the TTL.
+pub const HARD_STOP_SHARE: f64 = 0.95;
 
 fn ttl_ms(s: &WorkerShared) -> u64 {
     s.config.keepalive_ttl.as_millis() as u64
 }
 
-/// Step 1: RegisterWorker through any master, retried until `join_timeout`.
+/// Step 1: RegisterWorker through any master, retried until `join_timeout`. It does not move the
+/// fence clock: only a heartbeat tells the leader the worker is alive.
 pub async fn register(s: &WorkerShared) -> Result<(), WorkerError> {
     let mut client = ClusterClient::new(s.config.join.clone(), s.opts.join_timeout)
         .idempotent()
@@ -26,12 +29,10 @@ pub async fn register(s: &WorkerShared) -> Result<(), WorkerError> {
         address: s.config.advertise_addr.clone(),
         keepalive_ttl_ms: ttl_ms(s),
     };
-    let sent = Instant::now();
     let r = crate::cluster_call!(client, register_worker, req).map_err(WorkerError::Unreachable)?;
     if !r.result {
         return Err(WorkerError::Refused { code: r.code, msg: r.msg });
     }
-    s.acked.send_replace(sent);
     Ok(())
 }
 
@@ -43,7 +44,7 @@ pub async fn heartbeat_loop(s: std::sync::Arc<WorkerShared>) {
     loop {
         next += interval;
         tokio::select! {
-            _ = s.shutdown.cancelled() => return,
+            _ = s.loops.cancelled() => return,
             _ = tokio::time::sleep_until(next) => {}
         }
         let snap = s.state.snapshot();
@@ -53,6 +54,7 @@ pub async fn heartbeat_loop(s: std::sync::Arc<WorkerShared>) {
             working_source: snap.holding.as_ref().map(|h| h.source.clone()).unwrap_or_default(),
             working_epoch: snap.holding.as_ref().map(|h| h.epoch).unwrap_or(0),
             assignment_revision: snap.revision,
+            subtasks: snap.subtasks(),
         };
         let sent = Instant::now();
         match crate::cluster_call!(client, worker_heartbeat, req) {
@@ -60,7 +62,7 @@ pub async fn heartbeat_loop(s: std::sync::Arc<WorkerShared>) {
                 s.acked.send_replace(sent);
                 if snap.fenced {
                     tracing::info!("heartbeats acknowledged again; resuming from a fresh assignment");
-                    s.state.unfence();
+                    s.state.unfence().await;
                 }
                 if r.stale_epoch
                     && let Some(h) = &snap.holding
@@ -80,23 +82,27 @@ pub async fn heartbeat_loop(s: std::sync::Arc<WorkerShared>) {
     }
 }
 
-/// Step 3: fences exactly when 0.8 × TTL has passed since the last acknowledged send.
+/// Step 3: fences exactly when 0.8 × TTL has passed since the last acknowledged send; runners
+/// that have not stopped by 0.95 × TTL are aborted, so all work ends before the leader can move
+/// the source.
 pub async fn fence_watchdog(s: std::sync::Arc<WorkerShared>) {
     let window = s.config.keepalive_ttl.mul_f64(FENCE_SHARE);
+    let hard = s.config.keepalive_ttl.mul_f64(HARD_STOP_SHARE);
     let mut acked = s.acked.subscribe();
     loop {
-        let deadline = *acked.borrow_and_update() + window;
+        let last = *acked.borrow_and_update();
+        let deadline = last + window;
         tokio::select! {
-            _ = s.shutdown.cancelled() => return,
+            _ = s.loops.cancelled() => return,
             changed = acked.changed() => if changed.is_err() { return },
             _ = tokio::time::sleep_until(deadline.into()) => {
                 if !s.state.snapshot().fenced {
                     tracing::warn!(ttl = ?s.config.keepalive_ttl, "no heartbeat acknowledged for 0.8 × keepalive-ttl; stopping all work");
-                    s.state.fence(&s.opts.audit).await;
+                    s.state.fence(&s.opts.audit, last + hard).await;
                 }
                 // Wait for the next acknowledgement before looking again.
                 tokio::select! {
-                    _ = s.shutdown.cancelled() => return,
+                    _ = s.loops.cancelled() => return,
                     changed = acked.changed() => if changed.is_err() { return },
                 }
             }

@@ -31,7 +31,7 @@ pub async fn register_worker(l: &LeaderHandle, r: RegisterWorkerRequest) -> Resu
 
 pub fn heartbeat(l: &LeaderHandle, r: WorkerHeartbeatRequest) -> Result<WorkerHeartbeatResponse, SchedError> {
     let working = (!r.working_source.is_empty()).then(|| (r.working_source.clone(), r.working_epoch));
-    let report = Report { working, assignment_revision: r.assignment_revision };
+    let report = Report { working, assignment_revision: r.assignment_revision, subtasks: r.subtasks.clone() };
     let ack = l.scheduler.heartbeat(&r.name, ttl_of(r.keepalive_ttl_ms), report)?;
     let msg = if ack.stale_epoch {
         format!(

@@ -18,7 +18,24 @@ pub struct Held {
     pub source: String,
     pub epoch: u64,
     pub revision: u64,
-    pub tasks: Vec<(String, String)>,
+    /// (task, expected stage, revision of its last write).
+    pub tasks: Vec<(String, String, u64)>,
+}
+
+impl Held {
+    /// Every subtask at its expected stage, as a well-behaved worker reports it.
+    fn statuses(&self) -> Vec<SubTaskStatus> {
+        self.tasks
+            .iter()
+            .map(|(name, stage, revision)| SubTaskStatus {
+                name: name.clone(),
+                stage: stage.clone(),
+                expected_stage: stage.clone(),
+                revision: *revision,
+                ..Default::default()
+            })
+            .collect()
+    }
 }
 
 pub struct FakeWorker {
@@ -36,12 +53,18 @@ pub async fn register(masters: &[String], name: &str, addr: &str) -> RegisterWor
 }
 
 pub async fn heartbeat(masters: &[String], name: &str, source: &str, epoch: u64, rev: u64) -> WorkerHeartbeatResponse {
+    let held = Held { source: source.into(), epoch, revision: rev, tasks: vec![] };
+    heartbeat_with(masters, name, &held).await
+}
+
+async fn heartbeat_with(masters: &[String], name: &str, held: &Held) -> WorkerHeartbeatResponse {
     let req = WorkerHeartbeatRequest {
         name: name.into(),
         keepalive_ttl_ms: 3000,
-        working_source: source.into(),
-        working_epoch: epoch,
-        assignment_revision: rev,
+        working_source: held.source.clone(),
+        working_epoch: held.epoch,
+        assignment_revision: held.revision,
+        subtasks: held.statuses(),
     };
     dm::cluster_call!(client(masters), worker_heartbeat, req).expect("heartbeat")
 }
@@ -57,22 +80,13 @@ impl Worker for FakeService {
     async fn query_status(&self, _req: Request<QueryStatusRequest>) -> Result<Response<QueryStatusResponse>, Status> {
         let h = self.held.lock().unwrap().clone();
         let source_status = SourceStatus {
-            source: h.source,
+            source: h.source.clone(),
             worker: self.name.clone(),
             result: true,
             epoch: h.epoch,
             ..Default::default()
         };
-        let sub_task_status = h
-            .tasks
-            .into_iter()
-            .map(|(name, stage)| SubTaskStatus {
-                name,
-                stage: stage.clone(),
-                expected_stage: stage,
-                ..Default::default()
-            })
-            .collect();
+        let sub_task_status = h.statuses();
         Ok(Response::new(QueryStatusResponse {
             result: true,
             source_status: Some(source_status),
@@ -114,7 +128,7 @@ impl FakeWorker {
                     let b = a.bound.unwrap_or_default();
                     g.source = b.source_id;
                     g.epoch = b.epoch;
-                    g.tasks = a.subtasks.into_iter().map(|s| (s.task, s.expected_stage)).collect();
+                    g.tasks = a.subtasks.into_iter().map(|s| (s.task, s.expected_stage, s.revision)).collect();
                 }
             }
         });
@@ -122,7 +136,7 @@ impl FakeWorker {
         let beat = tokio::spawn(async move {
             loop {
                 let g = h.lock().unwrap().clone();
-                let _ = tokio::time::timeout(TIMEOUT, heartbeat(&m, &n, &g.source, g.epoch, g.revision)).await;
+                let _ = tokio::time::timeout(TIMEOUT, heartbeat_with(&m, &n, &g)).await;
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         });
