@@ -117,8 +117,6 @@ pub enum ErrorCode {
     WorkerUnreachable = 46014,
     /// The workers did not reach the expected stage in time (DM: ErrMasterFailToGetExpectResult).
     ExpectResultTimeout = 46015,
-    /// The request names a source or task id that is malformed.
-    InvalidName = 46016,
 }
 
 impl ErrorCode {

@@ -15,6 +15,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use thiserror::Error;
 use tonic::transport::Channel;
 
+use crate::error::{Coded, ErrorCode};
 use crate::net::{MAX_MESSAGE_BYTES, dial};
 use crate::pb::worker::worker_client::WorkerClient;
 use crate::pb::worker::{QueryStatusRequest, QueryStatusResponse};
@@ -25,6 +26,12 @@ pub enum AgentError {
     RateLimited(String),
     #[error("dm-worker {worker} at {addr} did not answer: {reason}")]
     Unreachable { worker: String, addr: String, reason: String },
+}
+
+impl Coded for AgentError {
+    fn code(&self) -> ErrorCode {
+        ErrorCode::WorkerUnreachable
+    }
 }
 
 /// Rate limit and timeout of master→worker calls.

@@ -20,6 +20,7 @@ use futures::future::join_all;
 
 use super::confirm::{self, Probe, Verdict};
 use super::{SchedError, Scheduler, lock};
+use crate::error::Coded;
 use crate::pb::master::CommonWorkerResponse;
 use crate::pb::worker::{QueryStatusResponse, SourceStatus, SubTaskStatus};
 
@@ -321,7 +322,7 @@ impl Scheduler {
                 };
                 match self.agents.query_status(&worker, &addr, name, token_deadline).await {
                     Ok(r) => merge(r, &source, &worker, epoch, &tasks),
-                    Err(e) => unanswered(&source, &worker, &e.to_string(), &tasks),
+                    Err(e) => unanswered(&source, &worker, &e.to_user().to_string(), &tasks),
                 }
             }
         });
