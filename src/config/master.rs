@@ -58,17 +58,7 @@ pub struct RaftFile {
 impl MasterConfigFile {
     /// Reads a TOML file; unknown keys name the key and its line.
     pub fn load(path: &std::path::Path) -> Result<Self, ConfigError> {
-        let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::File { path: shown.clone(), reason: e.to_string() })?;
-        toml::from_str(&text).map_err(|e| {
-            let reason = e.to_string().trim().to_string();
-            if reason.contains("unknown field") {
-                ConfigError::UnknownKey { path: shown, reason }
-            } else {
-                ConfigError::File { path: shown, reason }
-            }
-        })
+        super::load_toml(path)
     }
 
     /// `self` overridden by every value set in `flags`.

@@ -101,3 +101,18 @@ impl Coded for ConfigError {
         }
     }
 }
+
+/// Reads a TOML config file strictly: an unknown key names the key and its line.
+pub fn load_toml<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T, ConfigError> {
+    let shown = path.display().to_string();
+    let text =
+        std::fs::read_to_string(path).map_err(|e| ConfigError::File { path: shown.clone(), reason: e.to_string() })?;
+    toml::from_str(&text).map_err(|e| {
+        let reason = e.to_string().trim().to_string();
+        if reason.contains("unknown field") {
+            ConfigError::UnknownKey { path: shown, reason }
+        } else {
+            ConfigError::File { path: shown, reason }
+        }
+    })
+}

@@ -139,3 +139,25 @@ async fn t50_transfer_moves_a_source_once_its_worker_released_it() {
     .await;
     c.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn t60_query_status_says_which_sources_did_not_answer() {
+    let (c, m, ctl) = cluster().await;
+    let f1 = FakeWorker::start(&m, "f1").await;
+    assert!(ctl.create_sources(&["s1"]).await.result);
+    let mut f2 = FakeWorker::start(&m, "f2").await;
+    assert!(ctl.create_sources(&["s2", "s3"]).await.result, "s3 waits for a worker");
+    assert!(ctl.start_task("t1", &["s1", "s2"]).await.result);
+    f2.stop_status_service();
+    let q = ctl.query_status("t1").await;
+    assert!(q.result, "{q:?}");
+    let by_source: std::collections::BTreeMap<String, _> =
+        q.sources.iter().map(|s| (s.source_status.clone().unwrap_or_default().source, s)).collect();
+    let s1 = by_source["s1"];
+    assert!(s1.result && s1.sub_task_status[0].stage == "Running", "{s1:?}");
+    let s2 = by_source["s2"];
+    assert!(!s2.result && s2.msg.contains("46014"), "the silent worker is named: {s2:?}");
+    assert_eq!(s2.sub_task_status[0].expected_stage, "Running", "expected stage still shown");
+    drop(f1);
+    c.shutdown().await;
+}

@@ -147,6 +147,13 @@ impl FakeWorker {
         self.held.lock().unwrap().clone()
     }
 
+    /// Stops answering QueryStatus (its heartbeats go on).
+    pub fn stop_status_service(&mut self) {
+        if let Some(server) = self.loops.pop() {
+            server.abort();
+        }
+    }
+
     /// Stops heartbeating and following (as if it died).
     pub fn stop(&mut self) {
         for l in self.loops.drain(..) {
