@@ -149,3 +149,78 @@ impl Projection for SchedView {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use dm_storage::command::Expect;
+    use dm_storage::scheduling::{ExpectedStage, SourceRecord, SubtaskRecord, TaskRecord};
+    use dm_storage::typ::{Entry, EntryPayload, LogId};
+    use dm_storage::{Command, Store, StoreOptions};
+    use openraft::CommittedLeaderId;
+    use openraft::storage::RaftStateMachine;
+
+    use super::*;
+
+    fn cmds() -> Vec<Command> {
+        let reg = |n: &str| Command::RegisterWorker { name: n.into(), addr: format!("{n}:1"), keepalive_ttl_ms: 3000 };
+        let src = |s: &str| Command::CreateSource { source: SourceRecord { source_id: s.into(), config: "c".into() } };
+        let sub = |s: &str| SubtaskRecord {
+            task: "t".into(),
+            source: s.into(),
+            config: "{}".into(),
+            stage: ExpectedStage::Running,
+        };
+        vec![
+            reg("w1"),
+            reg("w2"),
+            src("s1"),
+            src("s2"),
+            Command::BindSource { source_id: "s1".into(), worker: "w1".into() },
+            Command::BindSource { source_id: "s2".into(), worker: "w2".into() },
+            Command::PutTask {
+                task: TaskRecord { name: "t".into(), config: "x".into(), sources: vec!["s1".into(), "s2".into()] },
+                expect: Expect::Absent,
+            },
+            Command::PutSubtasks { subtasks: vec![sub("s1"), sub("s2")] },
+            Command::SetSubtaskStage { task: "t".into(), sources: vec!["s2".into()], stage: ExpectedStage::Paused },
+            Command::UnbindSource { source_id: "s1".into(), epoch: 5 },
+            Command::RemoveSubtasks { task: "t".into(), sources: vec!["s1".into()] },
+        ]
+    }
+
+    /// The view built by following the feed equals the view rebuilt from the state.
+    #[tokio::test]
+    async fn t10_following_the_feed_equals_a_rebuild() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path(), &StoreOptions::default()).unwrap();
+        let (mut followed, mut sub) = store.reader.read_and_subscribe(|v| {
+            let mut p = SchedView::default();
+            p.rebuild(v).unwrap();
+            p
+        });
+        for (i, cmd) in cmds().into_iter().enumerate() {
+            let log_id = LogId::new(CommittedLeaderId::new(1, 1), i as u64 + 1);
+            let r =
+                store.state_machine.apply(vec![Entry { log_id, payload: EntryPayload::Normal(cmd) }]).await.unwrap();
+            assert!(r[0].outcome.is_ok(), "{:?}", r[0]);
+            followed.apply(&sub.next().await.unwrap()).unwrap();
+        }
+        let (rebuilt, _) = store.reader.read_and_subscribe(|v| {
+            let mut p = SchedView::default();
+            p.rebuild(v).unwrap();
+            p
+        });
+        assert_eq!(format!("{:?}", followed.workers), format!("{:?}", rebuilt.workers));
+        assert_eq!(followed.bounds, rebuilt.bounds);
+        assert_eq!(followed.worker_source, rebuilt.worker_source);
+        assert_eq!(followed.last_bounds, rebuilt.last_bounds);
+        assert_eq!(followed.subtasks, rebuilt.subtasks);
+        assert_eq!(followed.tasks, rebuilt.tasks);
+        assert_eq!(followed.revision, rebuilt.revision);
+        // s1 lost its binding at revision 10: the followed view knows when; a rebuild says "by now".
+        assert_eq!(followed.unbound_at.get("s1"), Some(&10));
+        assert_eq!(rebuilt.unbound_at.get("s1"), Some(&rebuilt.revision));
+        assert_eq!(followed.bound_worker("s2"), Some(("w2".into(), "w2:1".into())));
+        assert_eq!(followed.task_subtasks("t").map(|s| s.source.as_str()).collect::<Vec<_>>(), vec!["s2"]);
+    }
+}
