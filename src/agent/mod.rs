@@ -2,9 +2,9 @@
 //! whole with a token bucket (DM's `rpc-rate-limit` 10/s, `rpc-rate-burst` 40) so a fan-out over
 //! thousands of workers cannot flood the leader or the network.
 //!
-//! A call first waits for a token (bounded by the caller's deadline, which grows with the size of
-//! the fan-out; past it: DM's "fail to get emit opportunity"), then runs with the call timeout.
-//! Clients connect lazily and reconnect on their own.
+//! A call first waits for a token until the caller's deadline (past it: DM's "fail to get emit
+//! opportunity"; query-status then falls back to the worker's heartbeat report), then runs with
+//! the call timeout. Clients connect lazily and reconnect on their own.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -53,7 +53,6 @@ impl Default for AgentLimits {
 
 pub struct AgentPool {
     limiter: DefaultDirectRateLimiter,
-    rate: f64,
     clients: Mutex<HashMap<String, WorkerClient<Channel>>>,
     timeout: Duration,
 }
@@ -63,12 +62,7 @@ impl AgentPool {
         let burst = NonZeroU32::new(limits.burst.max(1)).expect("non-zero");
         let period = Duration::from_secs_f64(1.0 / limits.rate.max(0.001));
         let quota = Quota::with_period(period).expect("non-zero period").allow_burst(burst);
-        Self {
-            limiter: RateLimiter::direct(quota),
-            rate: limits.rate.max(0.001),
-            clients: Mutex::new(HashMap::new()),
-            timeout: limits.timeout,
-        }
+        Self { limiter: RateLimiter::direct(quota), clients: Mutex::new(HashMap::new()), timeout: limits.timeout }
     }
 
     fn client(&self, addr: &str) -> Result<WorkerClient<Channel>, String> {
@@ -87,10 +81,9 @@ impl AgentPool {
         self.clients.lock().unwrap_or_else(|e| e.into_inner()).remove(addr);
     }
 
-    /// How long a fan-out of `calls` may wait for its tokens: all of them at the configured rate,
-    /// plus one call timeout.
-    pub fn fan_out_wait(&self, calls: usize) -> Duration {
-        self.timeout + Duration::from_secs_f64(calls as f64 / self.rate)
+    /// The bound on one call.
+    pub fn call_timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// `QueryStatus` on one worker (all tasks when `task` is empty); waits for a rate-limit token

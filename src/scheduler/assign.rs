@@ -12,12 +12,11 @@
 
 use std::sync::Arc;
 
-use dm_storage::StateReader;
-use dm_storage::StoreError;
 use dm_storage::feed::{ChangeBatch, FeedError};
 use dm_storage::keys::KeyCodec;
 use dm_storage::scheduling::{Bounds, Sources, Subtasks, WorkerBounds};
 use dm_storage::state::View;
+use dm_storage::{StateReader, StoreError};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
@@ -49,19 +48,20 @@ pub fn assignment(view: &View<'_>, worker: &str) -> Result<Assignment, StoreErro
 }
 
 /// Whether `batch` changes the assignment of `worker`, whose bound source is `source`.
+/// Only keys are decoded: every worker's stream looks at every change batch.
 pub fn touches(batch: &ChangeBatch, worker: &str, source: Option<&str>) -> bool {
     batch.changes.iter().any(|c| {
-        if let Some(Ok((w, _))) = c.decode::<WorkerBounds>() {
+        if let Some(Ok(w)) = c.key::<WorkerBounds>() {
             return w == worker;
         }
         let Some(source) = source else { return false };
-        if let Some(Ok((s, _))) = c.decode::<Bounds>() {
+        if let Some(Ok(s)) = c.key::<Bounds>() {
             return s == source;
         }
-        if let Some(Ok((s, _))) = c.decode::<Sources>() {
+        if let Some(Ok(s)) = c.key::<Sources>() {
             return s == source;
         }
-        if let Some(Ok(((s, _), _))) = c.decode::<Subtasks>() {
+        if let Some(Ok((s, _))) = c.key::<Subtasks>() {
             return s == source;
         }
         false
@@ -91,7 +91,7 @@ pub fn watch(
             };
             let fresh = match next {
                 Ok(batch) if !touches(&batch, &worker, current.as_deref()) => continue,
-                Ok(_) => reader.read_and_subscribe(|v| assignment(v, &worker)).0,
+                Ok(_) => reader.read(|v| assignment(v, &worker)),
                 Err(FeedError::Resync { .. }) => {
                     let (a, s) = reader.read_and_subscribe(|v| assignment(v, &worker));
                     sub = s;

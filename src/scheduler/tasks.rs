@@ -20,6 +20,7 @@ use futures::future::join_all;
 
 use super::confirm::{self, Probe, Verdict};
 use super::{SchedError, Scheduler, lock};
+use crate::agent::AgentError;
 use crate::error::Coded;
 use crate::pb::master::CommonWorkerResponse;
 use crate::pb::worker::{QueryStatusResponse, SourceStatus, SubTaskStatus};
@@ -313,7 +314,9 @@ impl Scheduler {
                 .collect();
             (expected, workers)
         };
-        let token_deadline = tokio::time::Instant::now() + self.agents.fan_out_wait(workers.len());
+        // Ask every worker within the rate limit, for at most one call timeout; a worker the limit
+        // leaves unasked answers with its last heartbeat report (at most a heartbeat old).
+        let token_deadline = tokio::time::Instant::now() + self.agents.call_timeout();
         let asks = workers.into_iter().map(|(source, w)| {
             let tasks = expected[&source].clone();
             async move {
@@ -322,6 +325,15 @@ impl Scheduler {
                 };
                 match self.agents.query_status(&worker, &addr, name, token_deadline).await {
                     Ok(r) => merge(r, &source, &worker, epoch, &tasks),
+                    Err(AgentError::RateLimited(_)) => match self.reported_status(&worker) {
+                        Ok(r) => {
+                            let mut r = merge(r, &source, &worker, epoch, &tasks);
+                            r.msg =
+                                "from the worker's last heartbeat (the master→worker rate limit was reached)".into();
+                            r
+                        }
+                        Err(e) => unanswered(&source, &worker, &e, &tasks),
+                    },
                     Err(e) => unanswered(&source, &worker, &e.to_user().to_string(), &tasks),
                 }
             }

@@ -43,6 +43,14 @@ impl Change {
     }
 }
 
+impl Change {
+    /// Only the typed key, if this change is in key space `S` (cheaper than [`Change::decode`]
+    /// when the record is not needed).
+    pub fn key<S: KeySpace>(&self) -> Option<Result<S::Key, StoreError>> {
+        (self.space == S::ID).then(|| decode_key::<S>(&self.key))
+    }
+}
+
 /// Every change made by one log entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangeBatch {

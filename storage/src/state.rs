@@ -249,6 +249,12 @@ impl StateReader {
         self.shared.membership()
     }
 
+    /// Runs `read` on a consistent view (no apply runs meanwhile).
+    pub fn read<T>(&self, read: impl FnOnce(&View<'_>) -> T) -> T {
+        let guard = self.shared.read();
+        read(&View { shared: &self.shared, revision: guard.revision })
+    }
+
     /// Runs `read` on a consistent view and subscribes to every change after it, atomically.
     pub fn read_and_subscribe<T>(&self, read: impl FnOnce(&View<'_>) -> T) -> (T, Subscription) {
         let guard = self.shared.read();
