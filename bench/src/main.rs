@@ -5,17 +5,28 @@
 //! - `write`: 256-byte writes over 10 000 keys through Raft with fsync, at several concurrencies,
 //!   beside the same workload on a 3-member etcd cluster started in the same run.
 //! - `growth`: 1 000 000 writes over 10 000 keys; disk bytes and RSS of each node on the way.
+//! - `workers`: N simulated workers heartbeating a 3-process cluster; CPU and RSS of each master,
+//!   heartbeat latency.
+//! - `start-task`: one task over N sources bound to N simulated workers; time until every
+//!   subtask is delivered, and until StartTask returns.
+//! - `worker-failover`: kill -9 the `dm worker` process bound to a source; time until another
+//!   worker has it.
 
+mod ctl;
 mod etcd;
 mod failover;
 mod growth;
 mod procs;
+mod sim;
+mod start_task;
 mod stats;
+mod worker_failover;
+mod workers;
 mod write;
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
 #[command(name = "dm-bench")]
@@ -26,8 +37,20 @@ struct Cli {
     /// Where clusters keep their data (default: a temp dir on the same disk as /tmp).
     #[arg(long, global = true)]
     work_dir: Option<PathBuf>,
+    /// Keep the work dir (data dirs and process logs) after the run, and print its path.
+    #[arg(long, global = true)]
+    keep: bool,
     #[command(subcommand)]
     command: Cmd,
+}
+
+/// Which master a client tries first.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Via {
+    /// The leader (served locally).
+    Leader,
+    /// A follower (it forwards the call to the leader).
+    Follower,
 }
 
 #[derive(Subcommand)]
@@ -58,6 +81,35 @@ enum Cmd {
         #[arg(long, default_value_t = 64)]
         concurrency: usize,
     },
+    /// Master CPU and RSS, and heartbeat latency, under many simulated workers.
+    Workers {
+        #[arg(long, default_value_t = 1000)]
+        workers: usize,
+        /// Seconds measured, after the warm-up.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        #[arg(long, default_value_t = 10)]
+        warmup: u64,
+        /// The first master of every worker's join list.
+        #[arg(long, value_enum, default_value = "leader")]
+        via: Via,
+    },
+    /// One StartTask over many sources, each bound to its own simulated worker.
+    StartTask {
+        #[arg(long, default_value_t = 1000)]
+        sources: usize,
+        /// Sources per OperateSource call while creating them.
+        #[arg(long, default_value_t = 100)]
+        batch: usize,
+        /// The master the StartTask and query-status calls go to.
+        #[arg(long, value_enum, default_value = "leader")]
+        via: Via,
+    },
+    /// Time until a source moves after kill -9 of its `dm worker` (keepalive-ttl 3 s).
+    WorkerFailover {
+        #[arg(long, default_value_t = 20)]
+        trials: usize,
+    },
 }
 
 #[tokio::main]
@@ -68,11 +120,23 @@ async fn main() -> anyhow::Result<()> {
         Some(d) => tempfile::tempdir_in(d)?,
         None => tempfile::tempdir()?,
     };
-    match cli.command {
+    if cli.keep {
+        eprintln!("work dir (kept): {}", work.path().display());
+    }
+    let result = match cli.command {
         Cmd::Failover { trials } => failover::run(&dm, work.path(), trials).await,
         Cmd::Write { concurrency, seconds, etcd } => write::run(&dm, work.path(), &concurrency, seconds, &etcd).await,
         Cmd::Growth { writes, checkpoints, concurrency } => {
             growth::run(&dm, work.path(), writes, &checkpoints, concurrency).await
         }
+        Cmd::Workers { workers, seconds, warmup, via } => {
+            workers::run(&dm, work.path(), workers, seconds, warmup, via).await
+        }
+        Cmd::StartTask { sources, batch, via } => start_task::run(&dm, work.path(), sources, batch.max(1), via).await,
+        Cmd::WorkerFailover { trials } => worker_failover::run(&dm, work.path(), trials).await,
+    };
+    if cli.keep {
+        let _ = work.keep();
     }
+    result
 }

@@ -1,5 +1,5 @@
-//! Real `dm master` processes for the benchmarks: start three on free loopback ports, find the
-//! leader, kill -9, restart, read a node's disk use and RSS.
+//! Real `dm master` and `dm worker` processes for the benchmarks: start three masters on free
+//! loopback ports, find the leader, kill -9, restart, read a process's disk use, RSS and CPU time.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -48,10 +48,7 @@ impl Master {
 
     /// Resident set size from /proc, bytes.
     pub fn rss(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()?)).ok()?;
-        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-        Some(kb * 1024)
+        rss_of(self.pid()?)
     }
 
     /// Bytes of every file under the data dir.
@@ -61,6 +58,92 @@ impl Master {
 }
 
 impl Drop for Master {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Resident set size of a process (VmRSS in /proc/<pid>/status), bytes.
+pub fn rss_of(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// CPU time (user + system) a process has used so far, from utime and stime in /proc/<pid>/stat.
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_secs_f64(ticks as f64 / clock_ticks() as f64))
+}
+
+/// Clock ticks per second of /proc times (`getconf CLK_TCK`; 100 on Linux).
+fn clock_ticks() -> u64 {
+    static TICKS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(100)
+    })
+}
+
+/// A real `dm worker` process.
+pub struct WorkerProc {
+    pub name: String,
+    pub addr: String,
+    args: Vec<String>,
+    log: PathBuf,
+    bin: PathBuf,
+    child: Option<Child>,
+}
+
+impl WorkerProc {
+    /// `dm worker --name NAME --worker-addr 127.0.0.1:PORT --join MASTERS --keepalive-ttl TTL`.
+    pub fn start(bin: &Path, dir: &Path, name: &str, join: &[String], ttl: &str) -> anyhow::Result<WorkerProc> {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let args = vec![
+            "worker".to_string(),
+            format!("--name={name}"),
+            format!("--worker-addr={addr}"),
+            format!("--join={}", join.join(",")),
+            format!("--keepalive-ttl={ttl}"),
+        ];
+        let mut w = WorkerProc {
+            name: name.to_string(),
+            addr,
+            args,
+            log: dir.join(format!("{name}.log")),
+            bin: bin.to_path_buf(),
+            child: None,
+        };
+        w.spawn()?;
+        Ok(w)
+    }
+
+    /// Starts it again with the same name and address.
+    pub fn spawn(&mut self) -> anyhow::Result<()> {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log)?;
+        let child = Command::new(&self.bin).args(&self.args).stdout(Stdio::null()).stderr(log).spawn()?;
+        self.child = Some(child);
+        Ok(())
+    }
+
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for WorkerProc {
     fn drop(&mut self) {
         self.kill9();
     }
@@ -115,6 +198,28 @@ impl Cluster {
         Ok(Cluster { masters })
     }
 
+    /// Client addresses of the masters, `leader` first.
+    pub fn addrs_leader_first(&self, leader: usize) -> Vec<String> {
+        let mut out = vec![self.masters[leader].addr.clone()];
+        out.extend(self.masters.iter().enumerate().filter(|(i, _)| *i != leader).map(|(_, m)| m.addr.clone()));
+        out
+    }
+
+    /// Client addresses of the masters, a follower of `leader` first, then the leader.
+    pub fn addrs_follower_first(&self, leader: usize) -> Vec<String> {
+        let mut out = self.addrs_leader_first(leader);
+        out.swap(0, 1);
+        out
+    }
+
+    /// Client addresses with the master `via` names first.
+    pub fn addrs_via(&self, leader: usize, via: crate::Via) -> Vec<String> {
+        match via {
+            crate::Via::Leader => self.addrs_leader_first(leader),
+            crate::Via::Follower => self.addrs_follower_first(leader),
+        }
+    }
+
     /// Index of the master running the leader components, waiting up to `timeout`.
     pub async fn wait_leader(&self, among: &[usize], timeout: Duration) -> anyhow::Result<usize> {
         let start = Instant::now();
@@ -131,6 +236,17 @@ impl Cluster {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// Names of the masters that say they run the leader components now.
+    pub async fn leaders_now(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for m in &self.masters {
+            if health(&m.addr).await.is_some_and(|h| h.leader_ready) {
+                out.push(m.name.clone());
+            }
+        }
+        out
     }
 
     /// Waits until every master answers and has applied at least `index`.

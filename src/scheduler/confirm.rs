@@ -10,6 +10,7 @@
 use std::time::Duration;
 
 use futures::future::join_all;
+use tokio_util::sync::CancellationToken;
 
 use crate::error::{ErrorCode, UserError};
 use crate::pb::master::CommonWorkerResponse;
@@ -47,10 +48,12 @@ pub enum Verdict {
 }
 
 /// Waits for every probe concurrently. `report` is the worker's latest reported status (or why
-/// there is none); `no_worker` answers for a probe without a worker.
+/// there is none); `no_worker` answers for a probe without a worker. Stops early when `term_over`
+/// fires: heartbeats go to the next leader, so this one can no longer confirm anything.
 pub async fn confirm(
     probes: Vec<Probe>,
     spec: ConfirmSpec,
+    term_over: &CancellationToken,
     report: impl Fn(&str) -> Result<QueryStatusResponse, String>,
     no_worker: impl Fn(&str) -> CommonWorkerResponse,
     check: impl Fn(&str, &QueryStatusResponse) -> Verdict,
@@ -74,7 +77,13 @@ pub async fn confirm(
             if tokio::time::Instant::now() >= end {
                 break;
             }
-            tokio::time::sleep(spec.poll).await;
+            tokio::select! {
+                _ = term_over.cancelled() => {
+                    let msg = "the leader changed before the worker confirmed; the change is stored: check `query-status`";
+                    return entry(false, msg.to_string(), &p.source, &name);
+                }
+                _ = tokio::time::sleep(spec.poll) => {}
+            }
         }
         let e = UserError::new(
             ErrorCode::ExpectResultTimeout,

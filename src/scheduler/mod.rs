@@ -84,7 +84,8 @@ pub struct Scheduler {
     pub agents: AgentPool,
     /// Per-task latch: one mutation of a task at a time, others fail fast.
     pub(crate) latch: Latch,
-    cancel: CancellationToken,
+    /// Fires when this leader term ends.
+    pub(crate) cancel: CancellationToken,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

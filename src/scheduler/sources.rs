@@ -112,7 +112,7 @@ impl Scheduler {
             ids.into_iter().map(|id| Probe { worker: self.view.get().bound_worker(&id), source: id }).collect();
         let no_worker = |s: &str| confirm::entry(true, NO_FREE_WORKER.to_string(), s, "");
         let report = |w: &str| self.reported_status(w);
-        confirm::confirm(probes, self.cfg.confirm, report, no_worker, |source, st| {
+        confirm::confirm(probes, self.cfg.confirm, &self.cancel, report, no_worker, |source, st| {
             let holds = st.source_status.as_ref().is_some_and(|s| s.source == source);
             match (holds, held) {
                 (true, true) | (false, false) => Verdict::Reached,
@@ -161,7 +161,7 @@ impl Scheduler {
         let no_worker = |s: &str| confirm::entry(true, String::new(), s, "");
         let report = |w: &str| self.reported_status(w);
         out.extend(
-            confirm::confirm(released, self.cfg.confirm, report, no_worker, |source, st| {
+            confirm::confirm(released, self.cfg.confirm, &self.cancel, report, no_worker, |source, st| {
                 if st.source_status.as_ref().is_some_and(|s| s.source == source) {
                     Verdict::Pending("the worker still holds the source".into())
                 } else {

@@ -139,7 +139,7 @@ impl Scheduler {
         };
         let report = |w: &str| self.reported_status(w);
         let written = &written;
-        confirm::confirm(probes, self.cfg.confirm, report, no_worker, |source, st| {
+        confirm::confirm(probes, self.cfg.confirm, &self.cancel, report, no_worker, |source, st| {
             stage_verdict(task, want, written.get(source).copied().unwrap_or(0), st)
         })
         .await
@@ -215,7 +215,8 @@ impl Scheduler {
                     stage: ExpectedStage::Running,
                 })
                 .collect();
-            let mut written = BTreeMap::new();
+            // Sources that already had their subtask (a retried start-task) are confirmed too.
+            let mut written: BTreeMap<String, u64> = existing.iter().map(|s| (s.clone(), 0)).collect();
             for batch in batches(records, self.cfg.batch_bytes, |r| r.config.len() + r.source.len() + 64) {
                 let sources: Vec<String> = batch.iter().map(|r| r.source.clone()).collect();
                 self.write_batch(Command::PutSubtasks { subtasks: batch }, sources.into_iter(), &mut written).await?;
