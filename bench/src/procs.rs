@@ -23,19 +23,28 @@ pub struct Master {
     child: Option<Child>,
 }
 
+/// Spawns `bin args` with stderr appended to `log`.
+fn spawn_logged(bin: &std::path::Path, args: &[String], log: &std::path::Path) -> anyhow::Result<Child> {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
+    Ok(Command::new(bin).args(args).stdout(Stdio::null()).stderr(log).spawn()?)
+}
+
+/// SIGKILL and reap.
+fn kill_reap(child: &mut Option<Child>) {
+    if let Some(mut c) = child.take() {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+}
+
 impl Master {
     fn spawn(&mut self) -> anyhow::Result<()> {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log)?;
-        let child = Command::new(&self.bin).args(&self.args).stdout(Stdio::null()).stderr(log).spawn()?;
-        self.child = Some(child);
+        self.child = Some(spawn_logged(&self.bin, &self.args, &self.log)?);
         Ok(())
     }
 
     pub fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        kill_reap(&mut self.child);
     }
 
     pub fn restart(&mut self) -> anyhow::Result<()> {
@@ -129,17 +138,12 @@ impl WorkerProc {
 
     /// Starts it again with the same name and address.
     pub fn spawn(&mut self) -> anyhow::Result<()> {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log)?;
-        let child = Command::new(&self.bin).args(&self.args).stdout(Stdio::null()).stderr(log).spawn()?;
-        self.child = Some(child);
+        self.child = Some(spawn_logged(&self.bin, &self.args, &self.log)?);
         Ok(())
     }
 
     pub fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        kill_reap(&mut self.child);
     }
 }
 
