@@ -1,8 +1,8 @@
 //! A client of the master cluster, for `dm ctl`, joining masters, workers and benchmarks.
 //!
-//! It tries the last master that answered first, then the given endpoints in order; an
-//! UNAVAILABLE answer (unreachable, or NotLeader) moves on, going straight to the leader when the
-//! answer names it (`dm-leader-addr`). While no master answers it retries until the deadline.
+//! It tries the last master that answered first, then the given endpoints in order, those that
+//! did not answer last time at the end; an UNAVAILABLE answer (unreachable, or NotLeader) moves
+//! on, going straight to the leader when the answer names it (`dm-leader-addr`). While no master answers it retries until the deadline.
 //! A call that timed out may have been applied, so it is retried only for calls marked
 //! idempotent; any other answer is final.
 
@@ -55,6 +55,9 @@ macro_rules! cluster_call {
 pub struct ClusterClient {
     endpoints: Vec<String>,
     preferred: Option<String>,
+    /// Addresses whose last attempt failed: tried last, so a dead or cut-off master does not eat
+    /// the deadline of every call (heartbeats have a one-interval deadline).
+    failed: Vec<String>,
     clients: HashMap<String, MasterClient<Channel>>,
     deadline: Duration,
     per_call: Duration,
@@ -65,7 +68,15 @@ pub struct ClusterClient {
 impl ClusterClient {
     /// `deadline` bounds the whole call including retries.
     pub fn new(endpoints: Vec<String>, deadline: Duration) -> Self {
-        Self { endpoints, preferred: None, clients: HashMap::new(), deadline, per_call: deadline, idempotent: false }
+        Self {
+            endpoints,
+            preferred: None,
+            failed: Vec::new(),
+            clients: HashMap::new(),
+            deadline,
+            per_call: deadline,
+            idempotent: false,
+        }
     }
 
     /// Marks the calls as idempotent, so timed-out attempts are retried too.
@@ -97,6 +108,15 @@ impl ClusterClient {
         Ok(c)
     }
 
+    /// `addr` did not answer: try it last from now on, until it answers again.
+    fn demote(&mut self, addr: &str) {
+        self.failed.retain(|f| f != addr);
+        self.failed.push(addr.to_string());
+        if self.preferred.as_deref() == Some(addr) {
+            self.preferred = None;
+        }
+    }
+
     /// Calls `f` on a master until one answers (see the module doc).
     pub async fn call<T, F, Fut>(&mut self, mut f: F) -> Result<T, ClientError>
     where
@@ -109,6 +129,8 @@ impl ClusterClient {
         loop {
             let mut order: Vec<String> = self.preferred.iter().cloned().collect();
             order.extend(self.endpoints.iter().filter(|e| Some(*e) != self.preferred.as_ref()).cloned());
+            // Healthy first, then the ones that failed last time, in the order they failed.
+            order.sort_by_key(|a| self.failed.iter().position(|f| f == a).map_or(0, |p| p + 1));
             let mut i = 0;
             while i < order.len() {
                 let addr = order[i].clone();
@@ -123,6 +145,7 @@ impl ClusterClient {
                 };
                 match attempt {
                     Ok(Ok(resp)) => {
+                        self.failed.retain(|f| *f != addr);
                         self.preferred = Some(addr);
                         return Ok(resp.into_inner());
                     }
@@ -131,16 +154,23 @@ impl ClusterClient {
                             || (self.idempotent && matches!(s.code(), Code::DeadlineExceeded | Code::Cancelled)) =>
                     {
                         last = format!("{addr}: {}", s.message());
-                        if let Some(hint) = s.metadata().get(LEADER_ADDR_HEADER).and_then(|v| v.to_str().ok())
-                            && !hint.is_empty()
-                            && !order[i..].iter().any(|o| o == hint)
-                        {
-                            order.insert(i, hint.to_string());
+                        let hint = s.metadata().get(LEADER_ADDR_HEADER).and_then(|v| v.to_str().ok());
+                        match hint {
+                            Some(hint) if !hint.is_empty() => {
+                                if !order[i..].iter().any(|o| o == hint) {
+                                    order.insert(i, hint.to_string());
+                                }
+                            }
+                            _ => self.demote(&addr),
                         }
                     }
                     Ok(Err(s)) => return Err(ClientError::Status(s)),
-                    Err(_) if self.idempotent => last = format!("{addr}: timed out"),
+                    Err(_) if self.idempotent => {
+                        last = format!("{addr}: timed out");
+                        self.demote(&addr);
+                    }
                     Err(_) => {
+                        self.demote(&addr);
                         return Err(ClientError::Status(Status::deadline_exceeded(format!(
                             "{addr}: timed out; the outcome is unknown"
                         ))));

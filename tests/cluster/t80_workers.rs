@@ -169,3 +169,36 @@ async fn t50_a_clean_stop_releases_the_source_at_once() {
     w2.stop().await;
     cluster.shutdown().await;
 }
+
+/// A master address that accepts connections and never answers (a blackholed host) first in a
+/// worker's join list costs it at most a heartbeat: it is tried last from then on, the worker
+/// stays online and keeps its source.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn t60_a_silent_join_address_does_not_fence_the_worker() {
+    let cluster = TestCluster::start(1).await;
+    cluster.wait_leader().await;
+    let hole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hole_addr = hole.local_addr().unwrap().to_string();
+    let held = tokio::spawn(async move {
+        let mut conns = Vec::new();
+        while let Ok((c, _)) = hole.accept().await {
+            conns.push(c);
+        }
+    });
+    let audit = Audit::default();
+    let join = vec![hole_addr, cluster.client_addr(1)];
+    let mut w1 = TestWorker::start("w1", &join, TTL, &audit, false).await;
+    let c = Ctl(vec![cluster.client_addr(1)]);
+    assert!(c.create_sources(&["s1"]).await.result);
+    let until = Instant::now() + TTL * 2;
+    while Instant::now() < until {
+        assert_eq!(c.bindings().await.get("s1").map(String::as_str), Some("w1"), "w1 keeps s1");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let fenced = w1.node.as_ref().unwrap().shared.state.snapshot().fenced;
+    assert!(!fenced, "w1 never fenced");
+    assert_eq!(audit.events().len(), 1, "one start, no stop: {:?}", audit.events());
+    w1.stop().await;
+    held.abort();
+    cluster.shutdown().await;
+}
