@@ -156,10 +156,13 @@ impl ClusterClient {
                         last = format!("{addr}: {}", s.message());
                         let hint = s.metadata().get(LEADER_ADDR_HEADER).and_then(|v| v.to_str().ok());
                         match hint {
+                            // Go to the named leader next, even if it failed before: it is the
+                            // one that can answer.
                             Some(hint) if !hint.is_empty() => {
-                                if !order[i..].iter().any(|o| o == hint) {
-                                    order.insert(i, hint.to_string());
+                                if let Some(pos) = order[i..].iter().position(|o| o == hint) {
+                                    order.remove(i + pos);
                                 }
+                                order.insert(i, hint.to_string());
                             }
                             _ => self.demote(&addr),
                         }
