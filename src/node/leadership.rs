@@ -182,6 +182,8 @@ pub async fn run(ctx: RaftCtx, deps: LeadershipDeps) {
         if let Some(res) = started {
             phase = match res {
                 Ok(Ok(h)) if lead && h.term == view.term => {
+                    // Workers' grace starts when they can reach this leader.
+                    h.scheduler.ready();
                     deps.leadership.publish(Some(h.clone()));
                     ctx.metrics.set_leader(true);
                     tracing::info!(term = h.term, "leader components running");

@@ -46,6 +46,11 @@ impl Liveness {
         Self { started, seen: HashMap::new() }
     }
 
+    /// Moves this leader's start (the earliest "last heard") to `now`.
+    pub fn restart_grace(&mut self, now: Instant) {
+        self.started = now;
+    }
+
     /// Records a heartbeat; returns true if the worker was not online before (it came online).
     /// A worker that said goodbye stays offline until it registers again: a heartbeat still in
     /// flight from before its goodbye must not bring it back.

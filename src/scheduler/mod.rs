@@ -281,6 +281,12 @@ impl Scheduler {
         Ok(())
     }
 
+    /// The leader handle is about to be published: heartbeats reach this scheduler from now on,
+    /// so every worker's grace (a full TTL) starts now, not when the components were built.
+    pub fn ready(&self) {
+        lock(&self.live).restart_grace(Instant::now());
+    }
+
     /// The worker's status as its last heartbeat reported it (for confirmations).
     pub(crate) fn reported_status(&self, worker: &str) -> Result<crate::pb::worker::QueryStatusResponse, String> {
         use crate::pb::worker::{QueryStatusResponse, SourceStatus};

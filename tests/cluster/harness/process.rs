@@ -14,6 +14,10 @@ use tokio::net::TcpStream;
 
 pub const DM: &str = env!("CARGO_BIN_EXE_dm");
 
+/// Multi-process tests run one at a time: each starts up to seven processes, and two of them at
+/// once on a loaded 2-core machine starve the processes' timers.
+pub static PROCESS_TESTS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A free loopback port (bound then released; the process binds it right after).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
