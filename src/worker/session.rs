@@ -39,10 +39,10 @@ pub async fn register(s: &WorkerShared) -> Result<(), WorkerError> {
 /// Step 2: one heartbeat per interval; an acknowledgement moves the fence clock to its send time.
 pub async fn heartbeat_loop(s: std::sync::Arc<WorkerShared>) {
     let interval = s.config.heartbeat_interval;
-    // One attempt per master is bounded by the interval (a dead master costs at most that); the
-    // whole call may take two intervals, so a slow forwarded heartbeat still counts.
+    // One attempt per master takes at most half an interval, so a dead or silent master leaves
+    // time for another within the same heartbeat.
     let mut client =
-        ClusterClient::new(s.config.join.clone(), interval * 2).idempotent().with_attempt_timeout(interval);
+        ClusterClient::new(s.config.join.clone(), interval).idempotent().with_attempt_timeout(interval / 2);
     let mut next = tokio::time::Instant::now();
     loop {
         next += interval;

@@ -141,7 +141,7 @@ async fn t30_single_master_refuses_evict_and_removing_itself() {
 async fn t40_data_dir_of_another_cluster_is_refused() {
     let a = TestCluster::start(1).await;
     a.wait_leader().await;
-    let mut b = TestCluster::start(1).await;
+    let mut b = TestCluster::start_beside(&a, 1).await;
     b.wait_leader().await;
     b.kill(1).await;
     let mut cfg = b.configs[0].clone();

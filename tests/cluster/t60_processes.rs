@@ -11,7 +11,7 @@ use crate::kv::{get, local_get, put};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn t10_kill9_leader_loses_no_acknowledged_write() {
-    let _one_at_a_time = crate::harness::process::PROCESS_TESTS.lock().await;
+    let _alone = crate::harness::process::EXCLUSIVE.write().await;
     let mut c = ProcessCluster::start(3);
     let all = [0, 1, 2];
     let leader = agreed_leader(&c, &all).await;

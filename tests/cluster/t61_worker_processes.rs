@@ -23,7 +23,7 @@ struct Worker {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn t10_worker_and_leader_failures_keep_one_worker_per_source() {
-    let _one_at_a_time = crate::harness::process::PROCESS_TESTS.lock().await;
+    let _alone = crate::harness::process::EXCLUSIVE.write().await;
     let mut c = ProcessCluster::start(3);
     agreed_leader(&c, &[0, 1, 2]).await;
     let mut workers = Vec::new();

@@ -34,6 +34,9 @@ pub fn init_test_logging() {
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct TestCluster {
+    /// Keeps multi-process tests from running beside this cluster (see `process::EXCLUSIVE`);
+    /// None for a second cluster of a test that already holds one.
+    _shared: Option<tokio::sync::RwLockReadGuard<'static, ()>>,
     pub faults: Arc<Faults>,
     /// Index = node id - 1; `None` while killed.
     pub nodes: Vec<Option<MasterNode>>,
@@ -84,6 +87,21 @@ impl TestCluster {
 
     /// Starts `n` masters, letting `tweak` adjust each config first.
     pub async fn start_with(n: usize, tweak: impl Fn(&mut MasterConfig)) -> Self {
+        let shared = process::EXCLUSIVE.read().await;
+        Self::start_guarded(n, tweak, Some(shared)).await
+    }
+
+    /// A second cluster in a test that already runs one (taking the shared guard twice could
+    /// deadlock behind a waiting multi-process test).
+    pub async fn start_beside(_first: &TestCluster, n: usize) -> Self {
+        Self::start_guarded(n, |_| {}, None).await
+    }
+
+    async fn start_guarded(
+        n: usize,
+        tweak: impl Fn(&mut MasterConfig),
+        shared: Option<tokio::sync::RwLockReadGuard<'static, ()>>,
+    ) -> Self {
         init_test_logging();
         let dir = tempfile::tempdir().expect("temp dir");
         let mut listeners = Vec::new();
@@ -116,7 +134,7 @@ impl TestCluster {
             async move { MasterNode::start(cfg, Listeners { client, peer }, faults).await.expect("node starts") }
         });
         let nodes = futures::future::join_all(starts).await.into_iter().map(Some).collect();
-        TestCluster { faults, nodes, configs, dir }
+        TestCluster { _shared: shared, faults, nodes, configs, dir }
     }
 
     pub fn ids(&self) -> Vec<NodeId> {

@@ -14,9 +14,10 @@ use tokio::net::TcpStream;
 
 pub const DM: &str = env!("CARGO_BIN_EXE_dm");
 
-/// Multi-process tests run one at a time: each starts up to seven processes, and two of them at
-/// once on a loaded 2-core machine starve the processes' timers.
-pub static PROCESS_TESTS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+/// Multi-process tests run alone: each starts up to seven processes (and TCP proxies in this
+/// process), and sharing a loaded 2-core machine with other clusters starves their timers. They
+/// take this for writing; every in-process `TestCluster` holds it for reading.
+pub static EXCLUSIVE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 
 /// A free loopback port (bound then released; the process binds it right after).
 pub fn free_port() -> u16 {
