@@ -10,6 +10,7 @@ use dm::pb::master::TaskOp;
 
 use crate::harness::process::{ProcessCluster, WorkerProcess, agreed_leader};
 use crate::harness::proxy::Proxy;
+use crate::harness::wait::hold_for;
 use crate::harness::workers::Ctl;
 use crate::harness::{TIMEOUT, wait_until, wait_until_some};
 
@@ -70,23 +71,19 @@ async fn t10_worker_and_leader_failures_keep_one_worker_per_source() {
     let live: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
     agreed_leader(&c, &live).await;
     let ctl = Ctl(live.iter().map(|i| c.masters[*i].client_addr.clone()).collect());
-    let until = Instant::now() + TTL + Duration::from_secs(2);
-    while Instant::now() < until {
+    let held = hold_for(TTL + Duration::from_secs(2), || async {
         let now = ctl.bindings().await;
-        if now != bound {
-            let wlogs: String = workers
-                .iter()
-                .map(|w| {
-                    format!(
-                        "--- {} ---\n{}",
-                        w.process.name,
-                        std::fs::read_to_string(&w.process.log).unwrap_or_default()
-                    )
-                })
-                .collect();
-            panic!("a source changed worker after the leader was killed: {now:?} != {bound:?}\n{}\n{wlogs}", c.logs());
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        if now == bound { Ok(()) } else { Err(format!("{now:?} != {bound:?}")) }
+    })
+    .await;
+    if let Err(e) = held {
+        let wlogs: String = workers
+            .iter()
+            .map(|w| {
+                format!("--- {} ---\n{}", w.process.name, std::fs::read_to_string(&w.process.log).unwrap_or_default())
+            })
+            .collect();
+        panic!("a source changed worker after the leader was killed: {e}\n{}\n{wlogs}", c.logs());
     }
     ctl.wait_stages("t1", "Paused").await;
 

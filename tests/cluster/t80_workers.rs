@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use dm::pb::master::TaskOp;
 
+use crate::harness::wait::hold_for;
 use crate::harness::workers::{Audit, Ctl, TestWorker};
 use crate::harness::{TIMEOUT, TestCluster, wait_until, wait_until_some};
 
@@ -109,11 +110,12 @@ async fn t30_leader_failover_moves_no_source_and_keeps_pauses() {
     s.cluster.wait_leader().await;
     let c = s.ctl();
     // Observe for longer than a TTL after the new leader started: nothing moves.
-    let until = Instant::now() + TTL + Duration::from_secs(2);
-    while Instant::now() < until {
-        assert_eq!(c.bindings().await, before, "a source changed worker after a leader failover");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let held = hold_for(TTL + Duration::from_secs(2), || async {
+        let now = c.bindings().await;
+        if now == before { Ok(()) } else { Err(format!("{now:?} != {before:?}")) }
+    })
+    .await;
+    assert_eq!(held, Ok(()), "a source changed worker after a leader failover");
     c.wait_stages("t1", "Paused").await;
     s.shutdown().await;
 }
@@ -179,7 +181,7 @@ async fn t60_a_silent_join_address_does_not_fence_the_worker() {
     cluster.wait_leader().await;
     let hole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let hole_addr = hole.local_addr().unwrap().to_string();
-    let held = tokio::spawn(async move {
+    let silent = tokio::spawn(async move {
         let mut conns = Vec::new();
         while let Ok((c, _)) = hole.accept().await {
             conns.push(c);
@@ -190,15 +192,18 @@ async fn t60_a_silent_join_address_does_not_fence_the_worker() {
     let mut w1 = TestWorker::start("w1", &join, TTL, &audit, false).await;
     let c = Ctl(vec![cluster.client_addr(1)]);
     assert!(c.create_sources(&["s1"]).await.result);
-    let until = Instant::now() + TTL * 2;
-    while Instant::now() < until {
-        assert_eq!(c.bindings().await.get("s1").map(String::as_str), Some("w1"), "w1 keeps s1");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let held = hold_for(TTL * 2, || async {
+        match c.bindings().await.get("s1").map(String::as_str) {
+            Some("w1") => Ok(()),
+            other => Err(format!("s1 on {other:?}")),
+        }
+    })
+    .await;
+    assert_eq!(held, Ok(()), "w1 keeps s1");
     let fenced = w1.node.as_ref().unwrap().shared.state.snapshot().fenced;
     assert!(!fenced, "w1 never fenced");
     assert_eq!(audit.events().len(), 1, "one start, no stop: {:?}", audit.events());
     w1.stop().await;
-    held.abort();
+    silent.abort();
     cluster.shutdown().await;
 }

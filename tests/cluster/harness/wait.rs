@@ -35,3 +35,22 @@ where
     })
     .await
 }
+
+/// Checks `check` repeatedly (same backoff as the waits) until `period` has passed: a property
+/// that must hold for a while, not become true once. Returns the first violation.
+pub async fn hold_for<F, Fut>(period: Duration, mut check: F) -> Result<(), String>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+{
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(10);
+    loop {
+        check().await?;
+        if start.elapsed() >= period {
+            return Ok(());
+        }
+        tokio::time::sleep(pause.min(period.saturating_sub(start.elapsed()))).await;
+        pause = (pause * 2).min(Duration::from_millis(200));
+    }
+}
