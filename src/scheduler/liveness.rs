@@ -96,11 +96,6 @@ impl Liveness {
         self.seen.get(name).map(|s| &s.report)
     }
 
-    /// When the worker stops being online unless heard from again.
-    pub fn expires_at(&self, name: &str) -> Option<Instant> {
-        self.seen.get(name).map(|s| s.at + s.ttl)
-    }
-
     /// Workers heard from by this leader.
     pub fn known(&self) -> impl Iterator<Item = &str> {
         self.seen.keys().map(String::as_str)
