@@ -2,9 +2,10 @@
 //!
 //! It tries the last master that answered first, then the given endpoints in order, those that
 //! did not answer last time at the end; an UNAVAILABLE answer (unreachable, or NotLeader) moves
-//! on, going straight to the leader when the answer names it (`dm-leader-addr`). While no master answers it retries until the deadline.
-//! A call that timed out may have been applied, so it is retried only for calls marked
-//! idempotent; any other answer is final.
+//! on, going straight to the leader when the answer names it (`dm-leader-addr`). While no master
+//! answers it retries until the deadline. A call that timed out or broke off on the way may have
+//! been applied, so it is retried only for calls marked idempotent; the master is tried last
+//! and over a new connection next time. Any other answer is final.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -50,6 +51,13 @@ macro_rules! cluster_call {
             })
             .await
     }};
+}
+
+/// Codes a call gets when it broke off on the way rather than being answered: the transport
+/// failed (UNKNOWN, INTERNAL from h2), the stream was cancelled, or the deadline passed. Our
+/// masters never answer a unary call with these.
+fn outcome_unknown(code: Code) -> bool {
+    matches!(code, Code::Unknown | Code::Internal | Code::Cancelled | Code::DeadlineExceeded)
 }
 
 pub struct ClusterClient {
@@ -117,6 +125,13 @@ impl ClusterClient {
         }
     }
 
+    /// `addr`'s call broke off or hung: try it last, and over a new connection next time (a
+    /// half-open or broken connection would otherwise fail every call to it).
+    fn forget(&mut self, addr: &str) {
+        self.demote(addr);
+        self.clients.remove(addr);
+    }
+
     /// Calls `f` on a master until one answers (see the module doc).
     pub async fn call<T, F, Fut>(&mut self, mut f: F) -> Result<T, ClientError>
     where
@@ -149,11 +164,9 @@ impl ClusterClient {
                         self.preferred = Some(addr);
                         return Ok(resp.into_inner());
                     }
-                    Ok(Err(s))
-                        if s.code() == Code::Unavailable
-                            || (self.idempotent && matches!(s.code(), Code::DeadlineExceeded | Code::Cancelled)) =>
-                    {
+                    Ok(Err(s)) if s.code() == Code::Unavailable => {
                         last = format!("{addr}: {}", s.message());
+                        tracing::debug!(%addr, error = %s.message(), "master attempt failed");
                         let hint = s.metadata().get(LEADER_ADDR_HEADER).and_then(|v| v.to_str().ok());
                         match hint {
                             // Go to the named leader next, even if it failed before: it is the
@@ -167,16 +180,29 @@ impl ClusterClient {
                             _ => self.demote(&addr),
                         }
                     }
-                    Ok(Err(s)) => return Err(ClientError::Status(s)),
-                    Err(_) if self.idempotent => {
-                        last = format!("{addr}: timed out");
-                        self.demote(&addr);
+                    // The call broke on the way (connection reset, stream cancelled, timed out):
+                    // the master may have applied it. Only idempotent calls go on to the next.
+                    Ok(Err(s)) if outcome_unknown(s.code()) => {
+                        tracing::debug!(%addr, status = ?s, "master attempt broke off");
+                        self.forget(&addr);
+                        if !self.idempotent {
+                            return Err(ClientError::Status(Status::new(
+                                s.code(),
+                                format!("{addr}: {}; the outcome is unknown", s.message()),
+                            )));
+                        }
+                        last = format!("{addr}: {}", s.message());
                     }
+                    Ok(Err(s)) => return Err(ClientError::Status(s)),
                     Err(_) => {
-                        self.demote(&addr);
-                        return Err(ClientError::Status(Status::deadline_exceeded(format!(
-                            "{addr}: timed out; the outcome is unknown"
-                        ))));
+                        tracing::debug!(%addr, "master attempt timed out");
+                        self.forget(&addr);
+                        if !self.idempotent {
+                            return Err(ClientError::Status(Status::deadline_exceeded(format!(
+                                "{addr}: timed out; the outcome is unknown"
+                            ))));
+                        }
+                        last = format!("{addr}: timed out");
                     }
                 }
             }

@@ -62,6 +62,7 @@ pub async fn heartbeat_loop(s: std::sync::Arc<WorkerShared>) {
         let sent = Instant::now();
         match crate::cluster_call!(client, worker_heartbeat, req) {
             Ok(r) if r.result || r.stale_epoch => {
+                tracing::debug!(took = ?sent.elapsed(), master = ?client.preferred(), "heartbeat acknowledged");
                 s.acked.send_replace(sent);
                 if snap.fenced {
                     tracing::info!("heartbeats acknowledged again; resuming from a fresh assignment");

@@ -172,19 +172,35 @@ async fn t50_a_clean_stop_releases_the_source_at_once() {
     cluster.shutdown().await;
 }
 
-/// A master address that accepts connections and never answers (a blackholed host) first in a
-/// worker's join list costs it at most a heartbeat: it is tried last from then on, the worker
-/// stays online and keeps its source.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn t60_a_silent_join_address_does_not_fence_the_worker() {
+/// What a bad first address in a worker's join list does with the connections it accepts.
+#[derive(Clone, Copy, Debug)]
+enum BadAddress {
+    /// Keeps them open and never answers (a blackholed host).
+    Silent,
+    /// Reads the request and closes them (a broken proxy or load balancer): calls break off
+    /// mid-way with a transport error instead of an answer.
+    Breaking,
+}
+
+/// A bad master address first in a worker's join list costs it at most a heartbeat: it is tried
+/// last from then on, the worker stays online and keeps its source.
+async fn bad_join_address_does_not_fence_the_worker(kind: BadAddress) {
     let cluster = TestCluster::start(1).await;
     cluster.wait_leader().await;
     let hole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let hole_addr = hole.local_addr().unwrap().to_string();
-    let silent = tokio::spawn(async move {
+    let bad = tokio::spawn(async move {
         let mut conns = Vec::new();
-        while let Ok((c, _)) = hole.accept().await {
-            conns.push(c);
+        while let Ok((mut c, _)) = hole.accept().await {
+            match kind {
+                BadAddress::Silent => conns.push(c),
+                BadAddress::Breaking => {
+                    tokio::spawn(async move {
+                        let mut buf = [0u8; 1024];
+                        let _ = tokio::io::AsyncReadExt::read(&mut c, &mut buf).await;
+                    });
+                }
+            }
         }
     });
     let audit = Audit::default();
@@ -199,11 +215,21 @@ async fn t60_a_silent_join_address_does_not_fence_the_worker() {
         }
     })
     .await;
-    assert_eq!(held, Ok(()), "w1 keeps s1");
+    assert_eq!(held, Ok(()), "{kind:?}: w1 keeps s1");
     let fenced = w1.node.as_ref().unwrap().shared.state.snapshot().fenced;
-    assert!(!fenced, "w1 never fenced");
-    assert_eq!(audit.events().len(), 1, "one start, no stop: {:?}", audit.events());
+    assert!(!fenced, "{kind:?}: w1 never fenced");
+    assert_eq!(audit.events().len(), 1, "{kind:?}: one start, no stop: {:?}", audit.events());
     w1.stop().await;
-    silent.abort();
+    bad.abort();
     cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn t60_a_silent_join_address_does_not_fence_the_worker() {
+    bad_join_address_does_not_fence_the_worker(BadAddress::Silent).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn t61_a_join_address_that_breaks_calls_does_not_fence_the_worker() {
+    bad_join_address_does_not_fence_the_worker(BadAddress::Breaking).await;
 }
