@@ -122,7 +122,10 @@ fn print(value: &Value) {
     let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
     let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
     serde::Serialize::serialize(value, &mut ser).expect("json");
-    println!("{}", String::from_utf8_lossy(&buf));
+    buf.push(b'\n');
+    // A reader that went away (`dm ctl … | head`) is not an error of the command.
+    let mut out = std::io::stdout().lock();
+    let _ = std::io::Write::write_all(&mut out, &buf).and_then(|()| std::io::Write::flush(&mut out));
 }
 
 pub(super) fn finish(result: bool, value: Value) -> ExitCode {

@@ -1,11 +1,12 @@
 //! Three real `dm master` processes: they form a cluster; kill -9 of the leader elects a new one
-//! and loses no acknowledged write; the killed master rejoins, catches up, and all three agree.
+//! and loses no acknowledged write; the killed master rejoins, catches up, and all three agree;
+//! `dm ctl` whose reader went away exits cleanly.
 
 use std::time::Duration;
 
 use dm::client::ClusterClient;
 
-use crate::harness::process::{ProcessCluster, agreed_leader};
+use crate::harness::process::{ProcessCluster, agreed_leader, run_dm_unread};
 use crate::harness::{TIMEOUT, wait_until};
 use crate::kv::{get, local_get, put};
 
@@ -55,4 +56,9 @@ async fn t10_kill9_leader_loses_no_acknowledged_write() {
     })
     .await;
     assert!(c.masters.iter_mut().all(|m| m.is_running()), "no master exited:\n{}", c.logs());
+
+    // `dm ctl … | head`: a reader that went away is not an error of the command.
+    let out = run_dm_unread(&["ctl", "--master-addr", &endpoints[0], "list-member"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && !stderr.contains("panicked"), "{:?}: {stderr}", out.status);
 }

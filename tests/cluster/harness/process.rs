@@ -168,6 +168,14 @@ pub fn run_dm(args: &[&str], cwd: &std::path::Path) -> Output {
     Command::new(DM).args(args).current_dir(cwd).output().expect("run dm")
 }
 
+/// Runs `dm` with `args` and its stdout closed at once, as `dm … | head -0` would.
+pub fn run_dm_unread(args: &[&str]) -> Output {
+    let mut child =
+        Command::new(DM).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn dm");
+    drop(child.stdout.take());
+    child.wait_with_output().expect("wait for dm")
+}
+
 /// A real `dm worker` process with an audit log (`--audit-log`).
 pub struct WorkerProcess {
     pub name: String,
