@@ -1,9 +1,10 @@
-//! The servers of a master: the client port (gRPC `Master` and HTTP `/status`, `/health`,
-//! `/metrics` on one port, as DM does) and the peer port (Raft, peer administration, and `Master`
+//! The servers of a master: the client port (gRPC `Master`, the OpenAPI under `/api/v1`, and HTTP
+//! `/status`, `/health`, `/metrics` on one port, as DM does) and the peer port (Raft, peer administration, and `Master`
 //! again for master→master forwarding).
 
 pub mod grpc;
 pub mod http;
+pub mod openapi;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,7 +53,7 @@ pub async fn serve_client(listener: TcpListener, node: Arc<NodeShared>, shutdown
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let grpc = tonic::service::Routes::new(master).prepare();
-    let app = http::router(node).merge(grpc.into_axum_router());
+    let app = http::router(node.clone()).merge(openapi::router(node)).merge(grpc.into_axum_router());
     // Without TCP_NODELAY small gRPC answers wait for delayed ACKs (~40 ms tails).
     let listener = listener.tap_io(|tcp| {
         if let Err(e) = tcp.set_nodelay(true) {

@@ -3,6 +3,7 @@
 //! waiting for conditions with deadlines (never fixed sleeps).
 
 pub mod fake;
+pub mod http;
 pub mod process;
 pub mod proxy;
 pub mod wait;

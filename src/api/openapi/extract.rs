@@ -1,0 +1,78 @@
+//! Request extractors that answer bad input with the API's error body (axum's own answer
+//! plain text): JSON bodies (syntax, unknown fields, wrong types, too large), query strings, and
+//! the leader handle.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+use crate::error::ErrorCode;
+use crate::node::NodeShared;
+use crate::node::leader::LeaderHandle;
+
+/// A JSON body; request types deny unknown fields.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(e) => Err(json_rejection(e)),
+        }
+    }
+}
+
+fn json_rejection(e: JsonRejection) -> ApiError {
+    let status = e.status();
+    let text = e.body_text();
+    match e {
+        JsonRejection::MissingJsonContentType(_) => ApiError::with_status(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::InvalidArgument.as_i32(),
+            "send the body as JSON with `Content-Type: application/json`",
+        ),
+        _ if status == StatusCode::PAYLOAD_TOO_LARGE => ApiError::with_status(
+            status,
+            ErrorCode::InvalidArgument.as_i32(),
+            format!("the body is larger than {} bytes", super::MAX_BODY_BYTES),
+        ),
+        _ => ApiError::bad_request(format!("{text}; see the request schema in /api/v1/dm.json")),
+    }
+}
+
+/// A query string.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
+            Err(e) => Err(query_rejection(e)),
+        }
+    }
+}
+
+fn query_rejection(e: QueryRejection) -> ApiError {
+    ApiError::bad_request(format!("{}; see the parameters in /api/v1/dm.json", e.body_text()))
+}
+
+/// The leader components of this master (the proxy sent the request here because it leads; a
+/// leadership lost since then is a 503).
+pub struct Leader(pub Arc<LeaderHandle>);
+
+impl FromRequestParts<Arc<NodeShared>> for Leader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(_: &mut Parts, node: &Arc<NodeShared>) -> Result<Self, ApiError> {
+        node.leader().map(Leader).map_err(ApiError::from)
+    }
+}
