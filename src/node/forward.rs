@@ -27,7 +27,7 @@ pub const FORWARDED_HEADER: &str = "dm-forwarded";
 pub const LEADER_ADDR_HEADER: &str = "dm-leader-addr";
 
 /// How long a request waits for a freshly elected leader's components (DM waits 10 × 100 ms).
-const STARTING_LEADER_WAIT: Duration = Duration::from_secs(2);
+pub const STARTING_LEADER_WAIT: Duration = Duration::from_secs(2);
 
 pub enum Route {
     Local(Arc<LeaderHandle>),

@@ -18,11 +18,8 @@ use super::error::ApiError;
 use crate::error::ErrorCode;
 use crate::node::NodeShared;
 use crate::node::error::NodeError;
-use crate::node::forward::FORWARDED_HEADER;
+use crate::node::forward::{FORWARDED_HEADER, STARTING_LEADER_WAIT};
 use crate::raft::typ::ServerState;
-
-/// How long a request waits for a freshly elected leader's components.
-const STARTING_LEADER_WAIT: Duration = Duration::from_secs(2);
 
 #[derive(Clone)]
 pub struct Proxy {
