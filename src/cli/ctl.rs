@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
+use super::ctl_inspect as inspect;
 use super::ctl_tasks as tasks;
 use crate::client::ClusterClient;
 use crate::config::duration;
@@ -52,7 +53,8 @@ pub enum CtlCommand {
     },
     /// Create, stop or show upstream sources.
     OperateSource {
-        op: SourceOpArg,
+        #[arg(required_unless_present = "print_sample_config")]
+        op: Option<SourceOpArg>,
         /// source.yaml files (create, stop).
         files: Vec<std::path::PathBuf>,
         /// Source ids (stop, show).
@@ -61,10 +63,14 @@ pub enum CtlCommand {
         /// Bind the created source to this free worker.
         #[arg(long, short = 'w')]
         worker: Option<String>,
+        /// Print DM's sample source.yaml and exit (no master is contacted).
+        #[arg(long)]
+        print_sample_config: bool,
     },
     /// Start a task from its task.yaml.
     StartTask {
-        file: std::path::PathBuf,
+        #[arg(required_unless_present = "print_sample_config")]
+        file: Option<std::path::PathBuf>,
         /// Only these sources of the task.
         #[arg(long, short = 's', value_delimiter = ',')]
         source: Vec<String>,
@@ -72,7 +78,24 @@ pub enum CtlCommand {
         remove_meta: bool,
         #[arg(long, default_value = "")]
         start_time: String,
+        /// Print DM's sample task.yaml and exit (no master is contacted).
+        #[arg(long)]
+        print_sample_config: bool,
     },
+    /// Run start-task's checks on a task.yaml without starting anything.
+    CheckTask {
+        file: std::path::PathBuf,
+        /// List at most this many errors.
+        #[arg(long, default_value_t = 10)]
+        error: i64,
+        /// List at most this many warnings.
+        #[arg(long, default_value_t = 10)]
+        warn: i64,
+        #[arg(long, default_value = "")]
+        start_time: String,
+    },
+    /// Show the config of a task, source, master or worker (passwords shown as ******).
+    Config { kind: CfgKindArg, name: String },
     /// Pause a task (or some of its sources).
     PauseTask(TaskTarget),
     /// Resume a paused task.
@@ -109,6 +132,14 @@ pub enum SourceOpArg {
     Create,
     Stop,
     Show,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CfgKindArg {
+    Task,
+    Source,
+    Master,
+    Worker,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -156,7 +187,23 @@ fn members_json(r: &ListMemberResponse) -> Value {
     json!({"result": r.result, "msg": r.msg, "members": members})
 }
 
+/// Prints a sample file as DM does (`--print-sample-config`).
+fn print_sample(text: &str) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    let _ = std::io::Write::write_all(&mut out, text.as_bytes()).and_then(|()| std::io::Write::flush(&mut out));
+    ExitCode::SUCCESS
+}
+
 pub async fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
+    match &args.command {
+        CtlCommand::OperateSource { print_sample_config: true, .. } => {
+            return Ok(print_sample(crate::config::source::SourceConfig::sample()));
+        }
+        CtlCommand::StartTask { print_sample_config: true, .. } => {
+            return Ok(print_sample(crate::config::task::TaskConfig::sample()));
+        }
+        _ => {}
+    }
     let deadline = duration::parse(&args.rpc_timeout)
         .map_err(|e| UserError::new(ErrorCode::ConfigInvalid, format!("invalid --rpc-timeout: {e}")))?;
     let endpoints: Vec<String> = args.master_addr.iter().map(|a| a.trim_start_matches("http://").to_string()).collect();
@@ -194,12 +241,18 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
             let r = crate::cluster_call!(client, operate_leader, req).map_err(to_user)?;
             Ok(finish(r.result, json!({"result": r.result, "msg": r.msg})))
         }
-        CtlCommand::OperateSource { op, files, source, worker } => {
+        CtlCommand::OperateSource { op, files, source, worker, print_sample_config: _ } => {
+            let op = op.expect("clap requires op without --print-sample-config");
             tasks::operate_source(&mut client, op, files, source, worker).await
         }
-        CtlCommand::StartTask { file, source, remove_meta, start_time } => {
+        CtlCommand::StartTask { file, source, remove_meta, start_time, print_sample_config: _ } => {
+            let file = file.expect("clap requires the file without --print-sample-config");
             tasks::start_task(&mut client, &file, source, remove_meta, start_time).await
         }
+        CtlCommand::CheckTask { file, error, warn, start_time } => {
+            inspect::check_task(&mut client, &file, error, warn, start_time).await
+        }
+        CtlCommand::Config { kind, name } => inspect::config(&mut client, kind, name).await,
         CtlCommand::PauseTask(t) => tasks::pause_task(&mut client, t).await,
         CtlCommand::ResumeTask(t) => tasks::resume_task(&mut client, t).await,
         CtlCommand::StopTask(t) => tasks::stop_task(&mut client, t).await,

@@ -12,7 +12,7 @@ use crate::error::{Coded, ErrorCode, UserError};
 use crate::pb::master::*;
 use crate::pb::worker::QueryStatusResponse;
 
-fn read(path: &Path) -> Result<String, UserError> {
+pub(super) fn read(path: &Path) -> Result<String, UserError> {
     std::fs::read_to_string(path).map_err(|e| {
         UserError::new(ErrorCode::ConfigFile, format!("cannot read {}: {e}; check the path", path.display()))
     })
