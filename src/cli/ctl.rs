@@ -11,7 +11,7 @@ use super::ctl_inspect as inspect;
 use super::ctl_tasks as tasks;
 use crate::client::ClusterClient;
 use crate::config::duration;
-use crate::error::{Coded, ErrorCode, UserError};
+use crate::error::Coded;
 use crate::pb::master::*;
 
 #[derive(Debug, Args)]
@@ -20,8 +20,8 @@ pub struct CtlArgs {
     #[arg(long, value_delimiter = ',', default_value = "127.0.0.1:8261")]
     pub master_addr: Vec<String>,
     /// Deadline of one command, retries included.
-    #[arg(long, default_value = "10m")]
-    pub rpc_timeout: String,
+    #[arg(long, default_value = "10m", value_parser = duration::parse)]
+    pub rpc_timeout: Duration,
     #[command(subcommand)]
     pub command: CtlCommand,
 }
@@ -41,9 +41,10 @@ pub enum CtlCommand {
         name: Vec<String>,
     },
     /// Remove a master, or an offline worker, from the cluster.
+    #[command(group = clap::ArgGroup::new("kind").required(true).args(["master", "worker"]))]
     OfflineMember {
         /// The member is a master.
-        #[arg(long, conflicts_with = "worker")]
+        #[arg(long)]
         master: bool,
         /// The member is a worker (it must be offline).
         #[arg(long)]
@@ -204,8 +205,7 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
         }
         _ => {}
     }
-    let deadline = duration::parse(&args.rpc_timeout)
-        .map_err(|e| UserError::new(ErrorCode::ConfigInvalid, format!("invalid --rpc-timeout: {e}")))?;
+    let deadline = args.rpc_timeout;
     let endpoints: Vec<String> = args.master_addr.iter().map(|a| a.trim_start_matches("http://").to_string()).collect();
     let mut client =
         ClusterClient::new(endpoints, deadline).with_attempt_timeout(deadline.min(Duration::from_secs(60)));
@@ -217,17 +217,9 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
             Ok(finish(r.result, members_json(&r)))
         }
         CtlCommand::OfflineMember { master, worker, name } => {
-            let kind = match (master, worker) {
-                (true, false) => "master",
-                (false, true) => "worker",
-                _ => {
-                    return Err(UserError::new(
-                        ErrorCode::InvalidArgument,
-                        "offline-member needs --master or --worker",
-                    )
-                    .into());
-                }
-            };
+            // clap's group makes exactly one of them given.
+            let kind = if master { "master" } else { "worker" };
+            debug_assert!(master != worker);
             let req = OfflineMemberRequest { r#type: kind.into(), name };
             let r = crate::cluster_call!(client, offline_member, req).map_err(to_user)?;
             Ok(finish(r.result, json!({"result": r.result, "msg": r.msg})))
