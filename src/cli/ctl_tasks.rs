@@ -39,8 +39,14 @@ fn status_json(s: &QueryStatusResponse) -> Value {
 /// A task name, or the `name:` inside a task file (dmctl accepts both).
 fn task_name(arg: &str) -> Result<String, UserError> {
     let path = Path::new(arg);
-    if !(arg.ends_with(".yaml") || arg.ends_with(".yml")) || !path.exists() {
+    if !(arg.ends_with(".yaml") || arg.ends_with(".yml")) {
         return Ok(arg.to_string());
+    }
+    if !path.exists() {
+        return Err(UserError::new(
+            ErrorCode::ConfigFile,
+            format!("{arg} looks like a task file but does not exist; give the task name or the path of its task.yaml"),
+        ));
     }
     let text = read(path)?;
     let cfg = crate::config::task::TaskConfig::from_yaml(&text).map_err(|e| e.to_user())?;

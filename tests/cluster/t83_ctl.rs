@@ -87,6 +87,7 @@ async fn t10_every_command_through_a_follower() {
     let task = task_yaml("t1", &["s1", "s2"]).replace("password: \"\"", "password: tgt-secret");
     write(p, "task.yaml", &task);
     write(p, "missing.yaml", &task_yaml("t2", &["s1", "s9"]));
+    write(p, "missing2.yaml", &task_yaml("t2", &["s8", "s9"]));
     write(p, "bad.yaml", &task.replace("task-mode", "task-mood"));
 
     // list-member, all parts and filtered by name.
@@ -112,6 +113,8 @@ async fn t10_every_command_through_a_follower() {
     assert!(r.msg().contains("check pass") && r.msg().contains("not run"), "{}", r.out);
     let r = ctl(&via, p, &["check-task", "missing.yaml"]).await.refused(46007);
     assert!(r.msg().contains("s9") && r.msg().contains("not run"), "{}", r.out);
+    let r = ctl(&via, p, &["check-task", "--error", "1", "missing2.yaml"]).await.refused(46007);
+    assert!(r.msg().contains("s8") && !r.msg().contains("s9") && r.msg().contains("1 more error"), "{}", r.out);
     ctl(&via, p, &["check-task", "bad.yaml"]).await.refused(11002);
     ctl(&via, p, &["check-task", "--start-time", "2024-01-01 00:00:00", "task.yaml"]).await.refused(38055);
     ctl(&via, p, &["config", "task", "t1"]).await.refused(46011);
@@ -142,6 +145,11 @@ async fn t10_every_command_through_a_follower() {
     ctl(&via, p, &["pause-task", "-s", "s1", "task.yaml"]).await.ok();
     ctl(&via, p, &["resume-task", "t1"]).await.ok();
     ctl(&via, p, &["pause-task", "nope"]).await.refused(46011);
+    // A file argument that is not there is the caller's mistake, found before any master is asked.
+    for args in [&["pause-task", "gone.yaml"][..], &["check-task", "gone.yaml"][..]] {
+        let r = ctl(&via, p, args).await;
+        assert!(r.code == 1 && r.err.contains("[code=10003]"), "{args:?}: {} {}", r.out, r.err);
+    }
     ctl(&via, p, &["stop-task", "task.yaml"]).await.ok();
     ctl(&via, p, &["stop-task", "t1"]).await.refused(46011);
 

@@ -1,6 +1,7 @@
 //! The `Master` gRPC service: any master accepts any call and serves it here if it leads, or
-//! forwards it to the leader (see `node::forward`). `OperateLeader`, `Health` and `Campaign` act on
-//! the receiving master and are never forwarded.
+//! forwards it to the leader (see `node::forward`). `OperateLeader`, `Health`, `Campaign` and
+//! `GetMasterCfg` act on the receiving master and are never forwarded; neither is `GetCfg` for a
+//! master (the receiving master asks the named one directly).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
