@@ -2,7 +2,6 @@
 //! task|source|worker (stored configs, passwords masked). The master config is answered by the
 //! named master itself (see `MasterService::get_cfg`).
 
-use crate::config::PASSWORD_MASK;
 use crate::config::show::mask_yaml;
 use crate::config::source::SourceConfig;
 use crate::error::Coded;
@@ -99,10 +98,8 @@ pub fn get_cfg(l: &LeaderHandle, r: &GetCfgRequest) -> Result<GetCfgResponse, Sc
         CfgType::SourceType => {
             let s = v.sources.get(&r.name).ok_or_else(|| SchedError::SourceNotFound(r.name.clone()))?;
             let cfg = SourceConfig::from_stored(&s.config).map_err(config_err)?.masked();
-            let text = serde_saphyr::to_string(&cfg)
-                .map_err(|e| SchedError::InvalidArgument(format!("cannot print source {}: {e}", r.name)))?;
-            debug_assert!(cfg.from.password.is_empty() || cfg.from.password == PASSWORD_MASK);
-            text
+            serde_saphyr::to_string(&cfg)
+                .map_err(|e| SchedError::InvalidArgument(format!("cannot print source {}: {e}", r.name)))?
         }
         CfgType::WorkerType => {
             let w = v.workers.get(&r.name).ok_or_else(|| SchedError::WorkerNotFound(r.name.clone()))?;
@@ -113,4 +110,25 @@ pub fn get_cfg(l: &LeaderHandle, r: &GetCfgRequest) -> Result<GetCfgResponse, Sc
         }
     };
     Ok(GetCfgResponse { cfg, ..Default::default() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_are_cut_at_the_limit_and_say_how_to_see_the_rest() {
+        let items: Vec<String> = (1..=3).map(|i| format!("e{i}")).collect();
+        let cases: [(i64, &[&str]); 4] = [
+            (0, &["error 1: e1", "error 2: e2", "error 3: e3"]),
+            (-5, &["error 1: e1", "error 2: e2", "error 3: e3"]),
+            (2, &["error 1: e1", "error 2: e2", "… and 1 more errors (raise --error to list them)"]),
+            (3, &["error 1: e1", "error 2: e2", "error 3: e3"]),
+        ];
+        for (n, want) in cases {
+            let mut out = Vec::new();
+            listed(&mut out, "error", &items, limit(n), "--error");
+            assert_eq!(out, want, "limit {n}");
+        }
+    }
 }
