@@ -117,6 +117,8 @@ pub enum ErrorCode {
     WorkerUnreachable = 46014,
     /// The workers did not reach the expected stage in time (DM: ErrMasterFailToGetExpectResult).
     ExpectResultTimeout = 46015,
+    /// `config worker`: the masters keep only a worker's name and address, not its config.
+    WorkerConfigUnknown = 46016,
 }
 
 impl ErrorCode {

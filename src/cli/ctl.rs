@@ -7,10 +7,11 @@ use std::time::Duration;
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
+use super::ctl_inspect as inspect;
 use super::ctl_tasks as tasks;
 use crate::client::ClusterClient;
 use crate::config::duration;
-use crate::error::{Coded, ErrorCode, UserError};
+use crate::error::Coded;
 use crate::pb::master::*;
 
 #[derive(Debug, Args)]
@@ -19,8 +20,8 @@ pub struct CtlArgs {
     #[arg(long, value_delimiter = ',', default_value = "127.0.0.1:8261")]
     pub master_addr: Vec<String>,
     /// Deadline of one command, retries included.
-    #[arg(long, default_value = "10m")]
-    pub rpc_timeout: String,
+    #[arg(long, default_value = "10m", value_parser = duration::parse)]
+    pub rpc_timeout: Duration,
     #[command(subcommand)]
     pub command: CtlCommand,
 }
@@ -40,9 +41,10 @@ pub enum CtlCommand {
         name: Vec<String>,
     },
     /// Remove a master, or an offline worker, from the cluster.
+    #[command(group = clap::ArgGroup::new("kind").required(true).args(["master", "worker"]))]
     OfflineMember {
         /// The member is a master.
-        #[arg(long, conflicts_with = "worker")]
+        #[arg(long)]
         master: bool,
         /// The member is a worker (it must be offline).
         #[arg(long)]
@@ -52,7 +54,8 @@ pub enum CtlCommand {
     },
     /// Create, stop or show upstream sources.
     OperateSource {
-        op: SourceOpArg,
+        #[arg(required_unless_present = "print_sample_config")]
+        op: Option<SourceOpArg>,
         /// source.yaml files (create, stop).
         files: Vec<std::path::PathBuf>,
         /// Source ids (stop, show).
@@ -61,10 +64,14 @@ pub enum CtlCommand {
         /// Bind the created source to this free worker.
         #[arg(long, short = 'w')]
         worker: Option<String>,
+        /// Print DM's sample source.yaml and exit (no master is contacted).
+        #[arg(long)]
+        print_sample_config: bool,
     },
     /// Start a task from its task.yaml.
     StartTask {
-        file: std::path::PathBuf,
+        #[arg(required_unless_present = "print_sample_config")]
+        file: Option<std::path::PathBuf>,
         /// Only these sources of the task.
         #[arg(long, short = 's', value_delimiter = ',')]
         source: Vec<String>,
@@ -72,7 +79,24 @@ pub enum CtlCommand {
         remove_meta: bool,
         #[arg(long, default_value = "")]
         start_time: String,
+        /// Print DM's sample task.yaml and exit (no master is contacted).
+        #[arg(long)]
+        print_sample_config: bool,
     },
+    /// Run start-task's checks on a task.yaml without starting anything.
+    CheckTask {
+        file: std::path::PathBuf,
+        /// List at most this many errors.
+        #[arg(long, default_value_t = 10)]
+        error: i64,
+        /// List at most this many warnings.
+        #[arg(long, default_value_t = 10)]
+        warn: i64,
+        #[arg(long, default_value = "")]
+        start_time: String,
+    },
+    /// Show the config of a task, source, master or worker (passwords shown as ******).
+    Config { kind: CfgKindArg, name: String },
     /// Pause a task (or some of its sources).
     PauseTask(TaskTarget),
     /// Resume a paused task.
@@ -109,6 +133,14 @@ pub enum SourceOpArg {
     Create,
     Stop,
     Show,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CfgKindArg {
+    Task,
+    Source,
+    Master,
+    Worker,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -156,9 +188,24 @@ fn members_json(r: &ListMemberResponse) -> Value {
     json!({"result": r.result, "msg": r.msg, "members": members})
 }
 
+/// Prints a sample file as DM does (`--print-sample-config`).
+fn print_sample(text: &str) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    let _ = std::io::Write::write_all(&mut out, text.as_bytes()).and_then(|()| std::io::Write::flush(&mut out));
+    ExitCode::SUCCESS
+}
+
 pub async fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
-    let deadline = duration::parse(&args.rpc_timeout)
-        .map_err(|e| UserError::new(ErrorCode::ConfigInvalid, format!("invalid --rpc-timeout: {e}")))?;
+    match &args.command {
+        CtlCommand::OperateSource { print_sample_config: true, .. } => {
+            return Ok(print_sample(crate::config::source::SourceConfig::sample()));
+        }
+        CtlCommand::StartTask { print_sample_config: true, .. } => {
+            return Ok(print_sample(crate::config::task::TaskConfig::sample()));
+        }
+        _ => {}
+    }
+    let deadline = args.rpc_timeout;
     let endpoints: Vec<String> = args.master_addr.iter().map(|a| a.trim_start_matches("http://").to_string()).collect();
     let mut client =
         ClusterClient::new(endpoints, deadline).with_attempt_timeout(deadline.min(Duration::from_secs(60)));
@@ -170,17 +217,9 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
             Ok(finish(r.result, members_json(&r)))
         }
         CtlCommand::OfflineMember { master, worker, name } => {
-            let kind = match (master, worker) {
-                (true, false) => "master",
-                (false, true) => "worker",
-                _ => {
-                    return Err(UserError::new(
-                        ErrorCode::InvalidArgument,
-                        "offline-member needs --master or --worker",
-                    )
-                    .into());
-                }
-            };
+            // clap's group makes exactly one of them given.
+            let kind = if master { "master" } else { "worker" };
+            debug_assert!(master != worker);
             let req = OfflineMemberRequest { r#type: kind.into(), name };
             let r = crate::cluster_call!(client, offline_member, req).map_err(to_user)?;
             Ok(finish(r.result, json!({"result": r.result, "msg": r.msg})))
@@ -194,12 +233,18 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
             let r = crate::cluster_call!(client, operate_leader, req).map_err(to_user)?;
             Ok(finish(r.result, json!({"result": r.result, "msg": r.msg})))
         }
-        CtlCommand::OperateSource { op, files, source, worker } => {
+        CtlCommand::OperateSource { op, files, source, worker, print_sample_config: _ } => {
+            let op = op.expect("clap requires op without --print-sample-config");
             tasks::operate_source(&mut client, op, files, source, worker).await
         }
-        CtlCommand::StartTask { file, source, remove_meta, start_time } => {
+        CtlCommand::StartTask { file, source, remove_meta, start_time, print_sample_config: _ } => {
+            let file = file.expect("clap requires the file without --print-sample-config");
             tasks::start_task(&mut client, &file, source, remove_meta, start_time).await
         }
+        CtlCommand::CheckTask { file, error, warn, start_time } => {
+            inspect::check_task(&mut client, &file, error, warn, start_time).await
+        }
+        CtlCommand::Config { kind, name } => inspect::config(&mut client, kind, name).await,
         CtlCommand::PauseTask(t) => tasks::pause_task(&mut client, t).await,
         CtlCommand::ResumeTask(t) => tasks::resume_task(&mut client, t).await,
         CtlCommand::StopTask(t) => tasks::stop_task(&mut client, t).await,

@@ -12,7 +12,7 @@ use crate::error::{Coded, ErrorCode, UserError};
 use crate::pb::master::*;
 use crate::pb::worker::QueryStatusResponse;
 
-fn read(path: &Path) -> Result<String, UserError> {
+pub(super) fn read(path: &Path) -> Result<String, UserError> {
     std::fs::read_to_string(path).map_err(|e| {
         UserError::new(ErrorCode::ConfigFile, format!("cannot read {}: {e}; check the path", path.display()))
     })
@@ -39,8 +39,14 @@ fn status_json(s: &QueryStatusResponse) -> Value {
 /// A task name, or the `name:` inside a task file (dmctl accepts both).
 fn task_name(arg: &str) -> Result<String, UserError> {
     let path = Path::new(arg);
-    if !(arg.ends_with(".yaml") || arg.ends_with(".yml")) || !path.exists() {
+    if !(arg.ends_with(".yaml") || arg.ends_with(".yml")) {
         return Ok(arg.to_string());
+    }
+    if !path.exists() {
+        return Err(UserError::new(
+            ErrorCode::ConfigFile,
+            format!("{arg} looks like a task file but does not exist; give the task name or the path of its task.yaml"),
+        ));
     }
     let text = read(path)?;
     let cfg = crate::config::task::TaskConfig::from_yaml(&text).map_err(|e| e.to_user())?;

@@ -1,6 +1,7 @@
 //! The command line: `dm master`, `dm worker`, `dm ctl …`. Errors reach `main` as `anyhow` with their code.
 
 pub mod ctl;
+pub mod ctl_inspect;
 pub mod ctl_tasks;
 pub mod logging;
 pub mod master;

@@ -6,6 +6,7 @@ pub mod addr;
 pub mod db;
 pub mod duration;
 pub mod master;
+pub mod show;
 pub mod source;
 pub mod subtask;
 pub mod task;

@@ -32,6 +32,10 @@ pub enum SchedError {
     TaskBusy { op: &'static str, task: String },
     #[error("{0}")]
     InvalidArgument(String),
+    #[error(
+        "the masters do not keep dm-worker configs: {worker} registered only its name and address ({addr}); read its config file (dm worker --config) on that host"
+    )]
+    WorkerConfigUnknown { worker: String, addr: String },
     #[error("{what} did not happen within {secs}s; {hint}")]
     Timeout { what: String, secs: u64, hint: &'static str },
 }
@@ -50,6 +54,7 @@ impl Coded for SchedError {
             SchedError::TaskExists { .. } => ErrorCode::TaskExists,
             SchedError::TaskBusy { .. } => ErrorCode::TaskBusy,
             SchedError::InvalidArgument(_) => ErrorCode::InvalidArgument,
+            SchedError::WorkerConfigUnknown { .. } => ErrorCode::WorkerConfigUnknown,
             SchedError::Timeout { .. } => ErrorCode::Timeout,
         }
     }

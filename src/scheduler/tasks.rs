@@ -19,6 +19,7 @@ use dm_storage::scheduling::{ExpectedStage, SubtaskRecord, TaskRecord};
 use futures::future::join_all;
 
 use super::confirm::{self, Probe, Verdict};
+use super::view::SchedView;
 use super::{SchedError, Scheduler, lock};
 use crate::agent::AgentError;
 use crate::error::Coded;
@@ -124,7 +125,48 @@ fn stage_verdict(task: &str, want: Option<ExpectedStage>, written: u64, st: &Que
     }
 }
 
+/// What start-task would do on a view: the sources of the task that already have their subtask,
+/// those it would write, the unbound ones among those, and the stored task record if any
+/// (whether its text is the same, whether any of its subtasks exist).
+struct StartPlan {
+    existing: Vec<String>,
+    fresh: Vec<String>,
+    unbound: Vec<String>,
+    record: Option<(bool, bool)>,
+}
+
+impl StartPlan {
+    fn of(v: &SchedView, task: &NewTask, only: &[String]) -> StartPlan {
+        let wanted = task.subtasks.keys().filter(|s| only.is_empty() || only.contains(s));
+        let (existing, fresh): (Vec<String>, Vec<String>) =
+            wanted.cloned().partition(|s| v.subtasks.contains_key(&(task.name.clone(), s.clone())));
+        let unbound: Vec<String> = fresh.iter().filter(|s| !v.bounds.contains_key(*s)).cloned().collect();
+        let has_any = v.task_subtasks(&task.name).next().is_some();
+        let record = v.tasks.get(&task.name).map(|t| (t.config == task.text, has_any));
+        StartPlan { existing, fresh, unbound, record }
+    }
+
+    /// Why start-task would refuse, in the order it checks (empty: it would go ahead).
+    fn refusals(&self, task: &str) -> Vec<SchedError> {
+        let mut out = Vec::new();
+        // A record whose text differs is another task of that name, unless none of its
+        // subtasks exist (a start or stop interrupted midway): then it is replaced.
+        if self.fresh.is_empty() || self.record == Some((false, true)) {
+            out.push(SchedError::TaskExists { task: task.to_string(), sources: self.existing.clone() });
+        }
+        if !self.unbound.is_empty() {
+            out.push(SchedError::SourcesUnbound(self.unbound.clone()));
+        }
+        out
+    }
+}
+
 impl Scheduler {
+    /// check-task: every reason start-task of `task` would be refused now; changes nothing.
+    pub fn check_start(&self, task: &NewTask) -> Vec<SchedError> {
+        StartPlan::of(&self.view.get(), task, &[]).refusals(&task.name)
+    }
+
     fn probes(&self, sources: &[String]) -> Vec<Probe> {
         let v = self.view.get();
         sources.iter().map(|s| Probe { source: s.clone(), worker: v.bound_worker(s) }).collect()
@@ -180,23 +222,11 @@ impl Scheduler {
         let written = {
             let _latch = self.latch.acquire("start-task", &task.name)?;
             let _g = self.decision_lock().await;
-            let (existing, fresh, unbound, record) = {
-                let v = self.view.get();
-                let wanted = task.subtasks.keys().filter(|s| only.is_empty() || only.contains(s));
-                let (existing, fresh): (Vec<String>, Vec<String>) =
-                    wanted.cloned().partition(|s| v.subtasks.contains_key(&(task.name.clone(), s.clone())));
-                let unbound: Vec<String> = fresh.iter().filter(|s| !v.bounds.contains_key(*s)).cloned().collect();
-                let has_any = v.task_subtasks(&task.name).next().is_some();
-                (existing, fresh, unbound, v.tasks.get(&task.name).map(|t| (t.config == task.text, has_any)))
-            };
-            // A record whose text differs is another task of that name, unless none of its
-            // subtasks exist (a start or stop interrupted midway): then it is replaced.
-            if fresh.is_empty() || record == Some((false, true)) {
-                return Err(SchedError::TaskExists { task: task.name.clone(), sources: existing });
+            let plan = StartPlan::of(&self.view.get(), &task, only);
+            if let Some(refusal) = plan.refusals(&task.name).into_iter().next() {
+                return Err(refusal);
             }
-            if !unbound.is_empty() {
-                return Err(SchedError::SourcesUnbound(unbound));
-            }
+            let StartPlan { existing, fresh, record, .. } = plan;
             let expect = match record {
                 None => Some(Expect::Absent),
                 Some((false, _)) => Some(Expect::Any),

@@ -40,7 +40,7 @@ impl KeySpace for Sources {
     type Value = SourceRecord;
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceRecord {
     pub source_id: String,
     /// The validated source config in the master's stored encoding.
@@ -98,7 +98,7 @@ impl KeySpace for Tasks {
     type Value = TaskRecord;
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskRecord {
     pub name: String,
     /// The task file text as the operator submitted it.
@@ -117,7 +117,7 @@ impl KeySpace for Subtasks {
     type Value = SubtaskRecord;
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubtaskRecord {
     pub task: String,
     pub source: String,
@@ -141,6 +141,61 @@ impl ExpectedStage {
             ExpectedStage::Running => "Running",
             ExpectedStage::Paused => "Paused",
             ExpectedStage::Stopped => "Stopped",
+        }
+    }
+}
+
+/// Stands in for a config in `Debug` output: configs hold passwords, and commands reach logs.
+struct Hidden(usize);
+
+impl std::fmt::Debug for Hidden {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<{} bytes, not shown: may hold passwords>", self.0)
+    }
+}
+
+impl std::fmt::Debug for SourceRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SourceRecord")
+            .field("source_id", &self.source_id)
+            .field("config", &Hidden(self.config.len()))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for TaskRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskRecord")
+            .field("name", &self.name)
+            .field("config", &Hidden(self.config.len()))
+            .field("sources", &self.sources)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for SubtaskRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SubtaskRecord")
+            .field("task", &self.task)
+            .field("source", &self.source)
+            .field("config", &Hidden(self.config.len()))
+            .field("stage", &self.stage)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_configs() {
+        let secret = "password: s3cret".to_string();
+        let s = SourceRecord { source_id: "s".into(), config: secret.clone() };
+        let t = TaskRecord { name: "t".into(), config: secret.clone(), sources: vec![] };
+        let st = SubtaskRecord { task: "t".into(), source: "s".into(), config: secret, stage: ExpectedStage::Running };
+        for out in [format!("{s:?}"), format!("{t:?}"), format!("{st:?}")] {
+            assert!(!out.contains("s3cret"), "{out}");
         }
     }
 }

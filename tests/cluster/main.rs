@@ -14,4 +14,5 @@ mod t70_bad_input;
 mod t80_workers;
 mod t81_worker_protocol;
 mod t82_sched_bad_input;
+mod t83_ctl;
 mod t84_openapi;

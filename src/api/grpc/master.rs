@@ -1,6 +1,7 @@
 //! The `Master` gRPC service: any master accepts any call and serves it here if it leads, or
-//! forwards it to the leader (see `node::forward`). `OperateLeader`, `Health` and `Campaign` act on
-//! the receiving master and are never forwarded.
+//! forwards it to the leader (see `node::forward`). `OperateLeader`, `Health`, `Campaign` and
+//! `GetMasterCfg` act on the receiving master and are never forwarded; neither is `GetCfg` for a
+//! master (the receiving master asks the named one directly).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -12,9 +13,10 @@ use dm_storage::{Command, CommandOutput};
 use futures::future::join_all;
 use tonic::{Request, Response, Status};
 
+use super::inspect;
 use super::reply::{answer, answer_as_is, err, ok};
 use super::scheduling as sched;
-use crate::error::Coded;
+use crate::error::{Coded, ErrorCode, UserError};
 use crate::node::NodeShared;
 use crate::node::error::NodeError;
 use crate::node::forward::{Route, forwarded, not_leader_status};
@@ -124,6 +126,42 @@ impl MasterService {
             members.push(Members { member: Some(members::Member::Worker(m)) });
         }
         Ok(ListMemberResponse { members, ..Default::default() })
+    }
+
+    /// `config master <name>`: this master's effective config, or the named member's, asked
+    /// directly on its peer port.
+    async fn master_cfg(&self, name: &str) -> Result<GetCfgResponse, UserError> {
+        if name.is_empty() || name == self.node.info.name {
+            let cfg = crate::config::show::master_toml(&self.node.config);
+            return Ok(GetCfgResponse { cfg, ..Default::default() });
+        }
+        let membership = self.node.ctx.raft_metrics().membership_config.membership().clone();
+        let Some((id, info)) = membership.nodes().find(|(_, n)| n.name == name).map(|(id, n)| (*id, n.clone())) else {
+            return Err(UserError::new(
+                ErrorCode::MemberNotFound,
+                format!("no master named {name}; check the names with `list-member --master`"),
+            ));
+        };
+        let unreachable = |e: String| {
+            UserError::new(
+                ErrorCode::ForwardFailed,
+                format!(
+                    "master {name} ({}) did not answer: {e}; check that it runs (`list-member --master`) and retry",
+                    info.peer_addr
+                ),
+            )
+        };
+        let mut client =
+            self.node.peers.client(id, &info.peer_addr).await.map_err(|e| unreachable(e.message().to_string()))?;
+        let timeout = self.node.config.rpc_timeout.min(PROBE_TIMEOUT * 5);
+        let mut req = Request::new(GetMasterCfgRequest {});
+        req.set_timeout(timeout);
+        let r = tokio::time::timeout(timeout, client.get_master_cfg(req))
+            .await
+            .map_err(|_| unreachable(format!("no answer within {}s", timeout.as_secs())))?
+            .map_err(|e| unreachable(e.message().to_string()))?
+            .into_inner();
+        Ok(GetCfgResponse { cfg: r.cfg, ..Default::default() })
     }
 
     async fn operate_leader_local(&self, op: LeaderOp) -> Result<OperateLeaderResponse, NodeError> {
@@ -238,6 +276,29 @@ impl Master for MasterService {
     ) -> Result<Response<TransferSourceResponse>, Status> {
         let leader = leader_or_forward!(self, req, transfer_source);
         answer(sched::transfer_source(&leader, req.into_inner()).await)
+    }
+
+    async fn check_task(&self, req: Request<CheckTaskRequest>) -> Result<Response<CheckTaskResponse>, Status> {
+        let leader = leader_or_forward!(self, req, check_task);
+        Ok(Response::new(inspect::check_task(&leader, req.into_inner())))
+    }
+
+    /// A master's config is answered by that master (never forwarded to the leader); the rest
+    /// comes from the leader's view.
+    async fn get_cfg(&self, req: Request<GetCfgRequest>) -> Result<Response<GetCfgResponse>, Status> {
+        if req.get_ref().r#type == CfgType::MasterType as i32 {
+            return answer(self.master_cfg(&req.get_ref().name).await);
+        }
+        let leader = leader_or_forward!(self, req, get_cfg);
+        answer(inspect::get_cfg(&leader, req.get_ref()))
+    }
+
+    async fn get_master_cfg(
+        &self,
+        _req: Request<GetMasterCfgRequest>,
+    ) -> Result<Response<GetMasterCfgResponse>, Status> {
+        let cfg = crate::config::show::master_toml(&self.node.config);
+        Ok(Response::new(GetMasterCfgResponse { name: self.node.info.name.clone(), cfg }))
     }
 
     async fn list_member(&self, req: Request<ListMemberRequest>) -> Result<Response<ListMemberResponse>, Status> {

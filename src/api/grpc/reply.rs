@@ -31,6 +31,8 @@ impl_reply!(
     WorkerStoppingResponse,
     OperateSourceResponse,
     StartTaskResponse,
+    CheckTaskResponse,
+    GetCfgResponse,
     OperateTaskResponse,
     QueryStatusListResponse,
     TransferSourceResponse,
@@ -62,6 +64,12 @@ pub trait ReplyError: Coded {
 impl ReplyError for NodeError {
     fn as_not_leader(&self) -> Option<&NodeError> {
         matches!(self, NodeError::NotLeader { .. }).then_some(self)
+    }
+}
+
+impl ReplyError for crate::error::UserError {
+    fn as_not_leader(&self) -> Option<&NodeError> {
+        None
     }
 }
 

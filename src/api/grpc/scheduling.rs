@@ -16,7 +16,11 @@ use crate::scheduler::liveness::Report;
 use crate::scheduler::tasks::{NewTask, TaskAction};
 use crate::scheduler::{SchedError, policy};
 
-fn config_err(e: impl Coded) -> SchedError {
+/// Why `--start-time` is refused (start-task) or reported (check-task).
+pub(super) const START_TIME_UNSUPPORTED: &str =
+    "--start-time needs the binlog reader, which comes with the data path; start without it";
+
+pub(super) fn config_err(e: impl Coded) -> SchedError {
     SchedError::Config(e.to_user())
 }
 
@@ -87,11 +91,19 @@ pub async fn start_task(l: &LeaderHandle, r: StartTaskRequest) -> Result<StartTa
         ));
     }
     if !r.start_time.is_empty() {
-        return Err(SchedError::InvalidArgument(
-            "--start-time needs the binlog reader, which comes with the data path; start without it".into(),
-        ));
+        return Err(SchedError::InvalidArgument(START_TIME_UNSUPPORTED.into()));
     }
-    let task = TaskConfig::from_yaml(&r.task).map_err(config_err)?;
+    let (task, new) = build_task(l, &r.task)?;
+    let sources = l.scheduler.start_task(new, &r.sources).await?;
+    let result = sources.iter().all(|x| x.result);
+    let msg = task.warnings.join("; ");
+    Ok(StartTaskResponse { result, msg, sources, ..Default::default() })
+}
+
+/// Parses and checks a task file and resolves it against the stored sources into its subtasks
+/// (what start-task and check-task both do before the scheduler's own checks).
+pub(super) fn build_task(l: &LeaderHandle, text: &str) -> Result<(TaskConfig, NewTask), SchedError> {
+    let task = TaskConfig::from_yaml(text).map_err(config_err)?;
     let ids: Vec<String> = task.mysql_instances.iter().map(|i| i.source_id.clone()).collect();
     let stored = l.scheduler.source_configs(&ids)?;
     let mut sources = BTreeMap::new();
@@ -104,11 +116,8 @@ pub async fn start_task(l: &LeaderHandle, r: StartTaskRequest) -> Result<StartTa
         .into_iter()
         .map(|st| (st.source_id.clone(), st.to_stored()))
         .collect();
-    let new = NewTask { name: task.name.clone(), text: r.task.clone(), subtasks };
-    let sources = l.scheduler.start_task(new, &r.sources).await?;
-    let result = sources.iter().all(|x| x.result);
-    let msg = task.warnings.join("; ");
-    Ok(StartTaskResponse { result, msg, sources, ..Default::default() })
+    let new = NewTask { name: task.name.clone(), text: text.to_string(), subtasks };
+    Ok((task, new))
 }
 
 /// A task name, or the name inside a task file (dmctl accepts either).
