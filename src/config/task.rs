@@ -66,6 +66,15 @@ pub enum ShardMode {
     Optimistic,
 }
 
+impl ShardMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShardMode::Pessimistic => "pessimistic",
+            ShardMode::Optimistic => "optimistic",
+        }
+    }
+}
+
 /// DM's `collation_compatible`: whether CREATE statements get the upstream's default collation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

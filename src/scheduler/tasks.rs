@@ -62,6 +62,9 @@ pub struct NewTask {
     pub text: String,
     /// Source id → stored subtask config, for every source of the task.
     pub subtasks: BTreeMap<String, String>,
+    /// The stage the subtasks start in: Running for start-task, Stopped for a task created
+    /// through the API (started later with `/start`).
+    pub stage: ExpectedStage,
 }
 
 /// What an operation on a task's stages does.
@@ -246,7 +249,7 @@ impl Scheduler {
                     task: task.name.clone(),
                     source: s.clone(),
                     config: task.subtasks[s].clone(),
-                    stage: ExpectedStage::Running,
+                    stage: task.stage,
                 })
                 .collect();
             // Sources that already had their subtask (a retried start-task) are confirmed too.
@@ -257,7 +260,7 @@ impl Scheduler {
             }
             written
         };
-        Ok(self.confirm_stage(&task.name, written, Some(ExpectedStage::Running)).await)
+        Ok(self.confirm_stage(&task.name, written, Some(task.stage)).await)
     }
 
     /// pause-task / resume-task / stop-task on all of a task's sources, or the given ones.

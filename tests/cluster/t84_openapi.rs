@@ -62,6 +62,11 @@ async fn t10_every_route_through_leader_and_follower() {
             "/api/v1/cluster/masters/{master_name}",
             "/api/v1/cluster/workers",
             "/api/v1/cluster/workers/{worker_name}",
+            "/api/v1/tasks",
+            "/api/v1/tasks/{task_name}",
+            "/api/v1/tasks/{task_name}/status",
+            "/api/v1/tasks/{task_name}/start",
+            "/api/v1/tasks/{task_name}/stop",
         ] {
             assert!(v["paths"].get(path).is_some(), "{path} missing from the spec");
         }
@@ -184,5 +189,116 @@ async fn t20_bad_input_is_4xx_and_changes_nothing() {
     // A request already forwarded once is not forwarded again.
     let a = request(&f_addr, "GET", "/api/v1/sources", None, &[("dm-forwarded", "1")]).await;
     assert_eq!((a.status, a.code()), (503, 38043), "{a:?}");
+    cluster.shutdown().await;
+}
+
+fn task(name: &str, sources: &[&str]) -> Value {
+    let rules: Vec<Value> = sources
+        .iter()
+        .map(|s| json!({"source": {"source_name": s, "schema": "shop", "table": "orders_*"}, "target": {"schema": "shop", "table": "orders"}}))
+        .collect();
+    let conf: Vec<Value> = sources.iter().map(|s| json!({"source_name": s})).collect();
+    json!({"task": {
+        "name": name, "task_mode": "all", "shard_mode": "pessimistic",
+        "target_config": {"host": "127.0.0.1", "port": 4000, "user": "root", "password": PASSWORD},
+        "table_migrate_rule": rules,
+        "source_config": {"source_conf": conf},
+    }})
+}
+
+async fn stages(addr: &str, name: &str) -> Vec<(String, String)> {
+    let a = get(addr, &format!("/api/v1/tasks/{name}/status")).await;
+    assert_eq!(a.status, 200, "{a:?}");
+    let v = a.json();
+    let mut out: Vec<(String, String)> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["source_name"].as_str().unwrap().to_string(), s["stage"].as_str().unwrap().to_string()))
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn t30_tasks_created_stopped_then_started_stopped_deleted() {
+    let cluster = TestCluster::start(3).await;
+    let leader = cluster.wait_leader().await;
+    let follower = cluster.ids().into_iter().find(|i| *i != leader).unwrap();
+    let (l_addr, f_addr) = (cluster.client_addr(leader), cluster.client_addr(follower));
+    let masters: Vec<String> = cluster.ids().iter().map(|i| cluster.client_addr(*i)).collect();
+    let audit = Audit::default();
+    let mut w1 = TestWorker::start("w1", &masters, Duration::from_secs(3), &audit, false).await;
+    let mut w2 = TestWorker::start("w2", &masters, Duration::from_secs(3), &audit, false).await;
+    for s in ["s1", "s2"] {
+        assert_eq!(post_json(&f_addr, "/api/v1/sources", &source(s)).await.status, 201);
+    }
+
+    // Bad tasks: 4xx, and no task appears.
+    let mut unknown_field = task("t1", &["s1"]);
+    unknown_field["task"]["extra"] = json!(1);
+    let mut bad_mode = task("t1", &["s1"]);
+    bad_mode["task"]["task_mode"] = json!("sometimes");
+    let mut rule_on_other_source = task("t1", &["s1"]);
+    rule_on_other_source["task"]["table_migrate_rule"][0]["source"]["source_name"] = json!("s2");
+    let bad: [(&str, Value, u16); 4] = [
+        ("unknown field", unknown_field, 400),
+        ("bad task mode", bad_mode, 400),
+        ("rule on a source not in source_conf", rule_on_other_source, 400),
+        ("unknown source", task("t1", &["s9"]), 404),
+    ];
+    for (what, body, want) in bad {
+        let a = post_json(&f_addr, "/api/v1/tasks", &body).await;
+        assert_eq!(a.status, want, "{what}: {a:?}");
+        no_secret(&a);
+    }
+    assert_eq!(get(&f_addr, "/api/v1/tasks").await.json()["total"], 0, "no task after bad input");
+
+    // Created through the follower: Stopped on both sources, password masked.
+    let a = post_json(&f_addr, "/api/v1/tasks", &task("t1", &["s1", "s2"])).await;
+    assert_eq!(a.status, 201, "{a:?}");
+    no_secret(&a);
+    assert_eq!(a.json()["task"]["target_config"]["password"], "******");
+    let a = post_json(&l_addr, "/api/v1/tasks", &task("t1", &["s1", "s2"])).await;
+    assert_eq!((a.status, a.code()), (409, 46010), "created twice: {a:?}");
+    let want = |stage: &str| vec![("s1".to_string(), stage.to_string()), ("s2".to_string(), stage.to_string())];
+    assert_eq!(stages(&f_addr, "t1").await, want("Stopped"));
+    let a = get(&l_addr, "/api/v1/tasks/t1").await;
+    assert_eq!(a.status, 200, "{a:?}");
+    no_secret(&a);
+    assert_eq!(a.json()["table_migrate_rule"].as_array().unwrap().len(), 2, "{}", a.body);
+
+    // Start (options that need the data path are refused), list filters, stop one source.
+    let a = post_json(&f_addr, "/api/v1/tasks/t1/start", &json!({"start_time": "2026-01-01 00:00:00"})).await;
+    assert_eq!(a.status, 400, "{a:?}");
+    let a = request(&f_addr, "POST", "/api/v1/tasks/t1/start", None, &[]).await;
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(stages(&l_addr, "t1").await, want("Running"));
+    for (query, total) in
+        [("stage=Running", 1), ("stage=Paused", 0), ("source_name_list=s2", 1), ("source_name_list=s9", 0)]
+    {
+        let a = get(&f_addr, &format!("/api/v1/tasks?{query}")).await;
+        assert_eq!(a.json()["total"], total, "{query}: {}", a.body);
+    }
+    let a = get(&f_addr, "/api/v1/tasks?with_status=true").await;
+    assert_eq!(a.json()["data"][0]["status_list"].as_array().unwrap().len(), 2, "{}", a.body);
+    let a = delete(&f_addr, "/api/v1/tasks/t1").await;
+    assert_eq!((a.status, a.code()), (409, 38056), "delete while running: {a:?}");
+    let a = post_json(&f_addr, "/api/v1/tasks/t1/stop", &json!({"source_name_list": ["s2"]})).await;
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(stages(&f_addr, "t1").await, vec![("s1".into(), "Running".into()), ("s2".into(), "Stopped".into())]);
+
+    // Delete with force; then it is gone everywhere.
+    let a = delete(&f_addr, "/api/v1/tasks/t1?force=true").await;
+    assert_eq!(a.status, 204, "{a:?}");
+    for path in ["/api/v1/tasks/t1", "/api/v1/tasks/t1/status"] {
+        let a = get(&l_addr, path).await;
+        assert_eq!((a.status, a.code()), (404, 46011), "{path}: {a:?}");
+    }
+    let a = request(&l_addr, "POST", "/api/v1/tasks/t1/start", None, &[]).await;
+    assert_eq!(a.status, 404, "{a:?}");
+    audit.assert_no_overlap();
+    w1.stop().await;
+    w2.stop().await;
     cluster.shutdown().await;
 }

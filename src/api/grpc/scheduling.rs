@@ -102,7 +102,7 @@ pub async fn start_task(l: &LeaderHandle, r: StartTaskRequest) -> Result<StartTa
 
 /// Parses and checks a task file and resolves it against the stored sources into its subtasks
 /// (what start-task and check-task both do before the scheduler's own checks).
-pub(super) fn build_task(l: &LeaderHandle, text: &str) -> Result<(TaskConfig, NewTask), SchedError> {
+pub(crate) fn build_task(l: &LeaderHandle, text: &str) -> Result<(TaskConfig, NewTask), SchedError> {
     let task = TaskConfig::from_yaml(text).map_err(config_err)?;
     let ids: Vec<String> = task.mysql_instances.iter().map(|i| i.source_id.clone()).collect();
     let stored = l.scheduler.source_configs(&ids)?;
@@ -116,7 +116,7 @@ pub(super) fn build_task(l: &LeaderHandle, text: &str) -> Result<(TaskConfig, Ne
         .into_iter()
         .map(|st| (st.source_id.clone(), st.to_stored()))
         .collect();
-    let new = NewTask { name: task.name.clone(), text: text.to_string(), subtasks };
+    let new = NewTask { name: task.name.clone(), text: text.to_string(), subtasks, stage: ExpectedStage::Running };
     Ok((task, new))
 }
 

@@ -14,6 +14,8 @@ mod error;
 mod extract;
 mod proxy;
 mod sources;
+mod task_json;
+mod tasks;
 
 use std::sync::Arc;
 
@@ -37,6 +39,7 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
     info(title = "dm OpenAPI", description = "DM's /api/v1: sources, tasks and the cluster, served by any master"),
     tags(
         (name = "source", description = "upstream MySQL/MariaDB sources"),
+        (name = "task", description = "migration tasks and their subtasks"),
         (name = "cluster", description = "masters and workers"),
     )
 )]
@@ -51,6 +54,11 @@ pub fn router(node: Arc<NodeShared>) -> Router {
         .routes(routes!(sources::enable_source))
         .routes(routes!(sources::disable_source))
         .routes(routes!(sources::transfer_source))
+        .routes(routes!(tasks::list_tasks, tasks::create_task))
+        .routes(routes!(tasks::get_task, tasks::delete_task))
+        .routes(routes!(tasks::task_status))
+        .routes(routes!(tasks::start_task))
+        .routes(routes!(tasks::stop_task))
         .routes(routes!(cluster::cluster_info))
         .routes(routes!(cluster::list_masters))
         .routes(routes!(cluster::offline_master))
