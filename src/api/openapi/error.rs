@@ -29,7 +29,10 @@ pub struct ApiError {
 pub fn status_of(code: i32) -> StatusCode {
     use ErrorCode as E;
     let is = |c: E| c.as_i32() == code;
-    if [E::WorkerNotFound, E::SourceNotFound, E::TaskNotFound, E::MemberNotFound].into_iter().any(is) {
+    if [E::WorkerNotFound, E::SourceNotFound, E::TaskNotFound, E::MemberNotFound, E::WorkerConfigUnknown]
+        .into_iter()
+        .any(is)
+    {
         StatusCode::NOT_FOUND
     } else if [
         E::SourceExists,
