@@ -2,7 +2,7 @@
 //! worker moves its source to the free worker within keepalive-ttl + 2 s with the task's stage;
 //! kill -9 of the leader moves nothing and a paused task stays paused; a worker cut off from the
 //! masters stops before its source is given to another. The workers' audit logs show that no two
-//! workers ever worked on one source at the same time.
+//! workers ever worked on one source at the same time; no source password reaches any log.
 
 use std::time::{Duration, Instant};
 
@@ -109,4 +109,13 @@ async fn t10_worker_and_leader_failures_keep_one_worker_per_source() {
     assert!(stopped.micros < started, "{cut} stopped at {} but {taker2} started at {started}", stopped.micros);
     let overlaps = dm::worker::audit::overlaps(&all, dm::worker::audit::now_micros());
     assert!(overlaps.is_empty(), "two workers worked on one source at once: {overlaps:#?}\n{}", c.logs());
+
+    // 4. No source password reached a log.
+    let mut logs = c.logs();
+    for w in workers.iter().map(|w| &w.process).chain([&spare]) {
+        logs.push_str(&std::fs::read_to_string(&w.log).unwrap_or_default());
+    }
+    for secret in ["secret-s1", "secret-s2"] {
+        assert!(!logs.contains(secret), "a source password in the logs");
+    }
 }
