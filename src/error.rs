@@ -88,6 +88,9 @@ pub enum ErrorCode {
     ClusterNotReady = 38058,
     /// The master is in the wrong state for the operation (e.g. promoting one being removed).
     MemberStateInvalid = 38059,
+    /// A client address sent more operator requests than `api-rate-limit` allows; wait the
+    /// advised time (HTTP `Retry-After`) and retry, or raise the limit.
+    ApiRateLimited = 38060,
 
     /// A dm-worker with this name is registered from another address (DM: ErrSchedulerWorkerExist).
     WorkerNameTaken = 46002,

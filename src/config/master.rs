@@ -36,6 +36,11 @@ pub struct MasterConfigFile {
     pub rpc_rate_limit: Option<f64>,
     /// master→worker calls allowed at once above the rate (DM's `rpc-rate-burst`).
     pub rpc_rate_burst: Option<u32>,
+    /// Operator requests (API and dmctl calls) per second per client address on the client
+    /// port; 0 turns the limit off.
+    pub api_rate_limit: Option<f64>,
+    /// Operator requests a client address may send at once above the rate.
+    pub api_rate_burst: Option<u32>,
     pub raft: Option<RaftFile>,
 }
 
@@ -89,6 +94,8 @@ impl MasterConfigFile {
             rpc_timeout: flags.rpc_timeout.or(self.rpc_timeout),
             rpc_rate_limit: flags.rpc_rate_limit.or(self.rpc_rate_limit),
             rpc_rate_burst: flags.rpc_rate_burst.or(self.rpc_rate_burst),
+            api_rate_limit: flags.api_rate_limit.or(self.api_rate_limit),
+            api_rate_burst: flags.api_rate_burst.or(self.api_rate_burst),
             raft,
         }
     }
@@ -134,6 +141,33 @@ impl Default for RaftTuning {
     }
 }
 
+/// The per-client limit on operator requests at the client port (`api-rate-limit`,
+/// `api-rate-burst`; see `api::ratelimit` for what counts as one).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ApiRateLimit {
+    /// Requests per second per client address; 0 = no limit.
+    pub rate: f64,
+    /// Requests allowed at once above the rate (at least 1).
+    pub burst: u32,
+}
+
+impl ApiRateLimit {
+    /// A person at `dm ctl` or a dashboard polling a few endpoints never comes near 100/s, and a
+    /// script creating 200 sources back to back fits in the burst; a runaway loop is held to
+    /// 100 requests/s per address.
+    pub const DEFAULT: ApiRateLimit = ApiRateLimit { rate: 100.0, burst: 200 };
+
+    pub fn is_off(&self) -> bool {
+        self.rate == 0.0
+    }
+}
+
+impl Default for ApiRateLimit {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
 /// A validated master configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MasterConfig {
@@ -154,6 +188,7 @@ pub struct MasterConfig {
     pub raft: RaftTuning,
     pub cache_capacity_bytes: u64,
     pub scheduler: crate::scheduler::SchedulerConfig,
+    pub api_rate: ApiRateLimit,
 }
 
 fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
@@ -310,6 +345,7 @@ impl MasterConfigFile {
             }
             scheduler.agent.burst = burst;
         }
+        let api_rate = api_rate_limit(self.api_rate_limit, self.api_rate_burst)?;
         let data_dir = self.data_dir.unwrap_or_else(|| PathBuf::from("dm-data").join(&name));
         Ok(MasterConfig {
             name,
@@ -325,8 +361,25 @@ impl MasterConfigFile {
             raft,
             cache_capacity_bytes,
             scheduler,
+            api_rate,
         })
     }
+}
+
+fn api_rate_limit(rate: Option<f64>, burst: Option<u32>) -> Result<ApiRateLimit, ConfigError> {
+    let d = ApiRateLimit::DEFAULT;
+    let rate = rate.unwrap_or(d.rate);
+    if !(rate.is_finite() && rate >= 0.0) {
+        return Err(invalid(
+            "api-rate-limit",
+            format!("{rate}: use requests per second per client, or 0 for no limit"),
+        ));
+    }
+    let burst = burst.unwrap_or(d.burst);
+    if burst == 0 {
+        return Err(invalid("api-rate-burst", "0: use at least 1 (to turn the limit off, set api-rate-limit = 0)"));
+    }
+    Ok(ApiRateLimit { rate, burst })
 }
 
 fn raft_tuning(f: RaftFile) -> Result<(RaftTuning, u64), ConfigError> {

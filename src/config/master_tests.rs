@@ -123,3 +123,42 @@ fn t40_file_then_flags_flags_win_and_unknown_keys_fail() {
     }
     assert!(matches!(MasterConfigFile::load(&dir.path().join("missing.toml")), Err(ConfigError::File { .. })));
 }
+
+#[test]
+fn t50_api_rate_limit_defaults_file_keys_off_and_bad_values() {
+    use crate::error::{Coded, ErrorCode};
+    let c = flags().validate().unwrap();
+    assert_eq!(c.api_rate, ApiRateLimit { rate: 100.0, burst: 200 });
+    assert!(!c.api_rate.is_off());
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dm-master.toml");
+    std::fs::write(&path, "name = \"m1\"\napi-rate-limit = 2.5\napi-rate-burst = 7\n").unwrap();
+    let c = MasterConfigFile::load(&path).unwrap().validate().unwrap();
+    assert_eq!(c.api_rate, ApiRateLimit { rate: 2.5, burst: 7 });
+    let shown = crate::config::show::master_toml(&c);
+    assert!(shown.contains("api-rate-limit = 2.5") && shown.contains("api-rate-burst = 7"), "{shown}");
+
+    // An integer in TOML is accepted for the rate too, and 0 turns the limit off.
+    std::fs::write(&path, "name = \"m1\"\napi-rate-limit = 0\n").unwrap();
+    let c = MasterConfigFile::load(&path).unwrap().validate().unwrap();
+    assert!(c.api_rate.is_off(), "{:?}", c.api_rate);
+
+    let cases = [
+        ("negative rate", Some(-1.0), None, "api-rate-limit"),
+        ("NaN rate", Some(f64::NAN), None, "api-rate-limit"),
+        ("infinite rate", Some(f64::INFINITY), None, "api-rate-limit"),
+        ("zero burst", Some(10.0), Some(0), "api-rate-burst"),
+        ("zero burst with the default rate", None, Some(0), "api-rate-burst"),
+    ];
+    for (what, rate, burst, key) in cases {
+        let f = MasterConfigFile { api_rate_limit: rate, api_rate_burst: burst, ..flags() };
+        match f.validate() {
+            Ok(c) => panic!("{what}: accepted {:?}", c.api_rate),
+            Err(e) => {
+                assert_eq!(e.code(), ErrorCode::ConfigInvalid, "{what}: {e}");
+                assert!(e.to_string().contains(key), "{what}: names the key: {e}");
+            }
+        }
+    }
+}

@@ -109,6 +109,8 @@ pub fn master_toml(c: &MasterConfig) -> String {
     lines.push(format!("rpc-timeout = {}", quoted(&dur(c.rpc_timeout))));
     lines.push(format!("rpc-rate-limit = {:?}", c.scheduler.agent.rate));
     lines.push(format!("rpc-rate-burst = {}", c.scheduler.agent.burst));
+    lines.push(format!("api-rate-limit = {:?}", c.api_rate.rate));
+    lines.push(format!("api-rate-burst = {}", c.api_rate.burst));
     lines.push(String::new());
     lines.push("[raft]".into());
     lines.push(format!("heartbeat-interval = {}", quoted(&dur(c.raft.heartbeat_interval))));

@@ -16,3 +16,4 @@ mod t81_worker_protocol;
 mod t82_sched_bad_input;
 mod t83_ctl;
 mod t84_openapi;
+mod t85_rate_limit;

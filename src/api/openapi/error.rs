@@ -60,6 +60,8 @@ pub fn status_of(code: i32) -> StatusCode {
         .any(is)
     {
         StatusCode::SERVICE_UNAVAILABLE
+    } else if is(E::ApiRateLimited) {
+        StatusCode::TOO_MANY_REQUESTS
     } else if [E::Timeout, E::ExpectResultTimeout].into_iter().any(is) {
         StatusCode::GATEWAY_TIMEOUT
     } else {
@@ -128,6 +130,7 @@ mod tests {
             (ErrorCode::ConfigInvalid, 400),
             (ErrorCode::NotLeader, 503),
             (ErrorCode::Timeout, 504),
+            (ErrorCode::ApiRateLimited, 429),
             (ErrorCode::RaftFailed, 500),
             (ErrorCode::StorageIo, 500),
         ];

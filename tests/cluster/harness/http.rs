@@ -9,10 +9,17 @@ use tokio::net::TcpStream;
 #[derive(Debug)]
 pub struct Answer {
     pub status: u16,
+    /// The header lines, as sent (status line excluded).
+    pub headers: Vec<(String, String)>,
     pub body: String,
 }
 
 impl Answer {
+    /// The first header named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
@@ -61,7 +68,13 @@ pub async fn request(
         } else {
             body.to_string()
         };
-        Answer { status, body }
+        let headers = head
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            .collect();
+        Answer { status, headers, body }
     };
     tokio::time::timeout(Duration::from_secs(60), fut).await.expect("HTTP answer within 60 s")
 }
