@@ -26,14 +26,25 @@ pub enum ClientError {
         "no master answered at {endpoints} within {secs}s (last error: {last}); check --master-addr and that a majority of masters is up"
     )]
     Unreachable { endpoints: String, secs: u64, last: String },
-    #[error("{}", .0.message())]
+    #[error("{}", status_text(.0))]
     Status(Status),
+}
+
+/// A master's rate-limit refusal (RESOURCE_EXHAUSTED) carries its own `[code=38060]` prefix,
+/// which `to_user` puts back once.
+fn status_text(s: &Status) -> &str {
+    let prefix = format!("[code={}] ", ErrorCode::ApiRateLimited);
+    match s.code() {
+        Code::ResourceExhausted => s.message().strip_prefix(&prefix).unwrap_or(s.message()),
+        _ => s.message(),
+    }
 }
 
 impl Coded for ClientError {
     fn code(&self) -> ErrorCode {
         match self {
             ClientError::Unreachable { .. } => ErrorCode::ClusterUnreachable,
+            ClientError::Status(s) if s.code() == Code::ResourceExhausted => ErrorCode::ApiRateLimited,
             ClientError::Status(_) => ErrorCode::ForwardFailed,
         }
     }
@@ -217,5 +228,18 @@ impl ClusterClient {
             tokio::time::sleep(backoff.min(self.deadline.saturating_sub(start.elapsed()))).await;
             backoff = (backoff * 2).min(Duration::from_secs(1));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rate_limit_refusal_keeps_its_code_once() {
+        let e = ClientError::Status(Status::resource_exhausted("[code=38060] too many requests; retry in 1s"));
+        assert_eq!(e.to_user().to_string(), "[code=38060] too many requests; retry in 1s");
+        let e = ClientError::Status(Status::internal("boom"));
+        assert_eq!(e.to_user().to_string(), "[code=38044] boom");
     }
 }
