@@ -15,7 +15,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use governor::clock::{Clock, DefaultClock};
+use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio_util::sync::CancellationToken;
 
@@ -115,7 +115,7 @@ impl ClientLimiter {
     /// `Err(wait)` when `ip` is over its budget.
     fn check(&self, ip: IpAddr) -> Result<(), Duration> {
         let Some(l) = &self.limiter else { return Ok(()) };
-        l.check_key(&ip).map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+        l.check_key(&ip).map_err(|not_until| not_until.wait_time_from(l.clock().now()))
     }
 
     /// A request forwarded by another master's OpenAPI proxy: that master limited it under the
