@@ -1,7 +1,7 @@
 //! The per-client rate limit on the client port (`api-rate-limit`): HTTP over the limit is 429
 //! with `Retry-After` and the API's error body, gRPC operator calls get RESOURCE_EXHAUSTED, both
 //! with code 38060; probes and worker heartbeats are never limited; 0 turns the limit off.
-//! Every client here is 127.0.0.1, so all requests of a test share one budget.
+//! Every client here is 127.0.0.1, so all requests of a test share one budget (per master).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -175,5 +175,19 @@ async fn t40_a_limit_of_zero_limits_nothing() {
         let r = raw.list_member(ListMemberRequest::default()).await;
         assert!(r.is_ok(), "gRPC call {i}: {r:?}");
     }
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t50_a_request_forwarded_by_a_follower_is_counted_there_only() {
+    let cluster = TestCluster::start_with(3, |cfg| cfg.api_rate = ApiRateLimit { rate: 1.0, burst: 3 }).await;
+    let leader = cluster.wait_leader().await;
+    let follower = cluster.ids().into_iter().find(|id| *id != leader).expect("a follower");
+    // Through the follower, which proxies each request to the leader: its own budget runs out …
+    let (refused, _) = http_until_refused(&cluster.client_addr(follower), 20).await;
+    assert_eq!(refused.code(), 38060, "{}", refused.body);
+    // … while the leader did not count the forwarded requests against 127.0.0.1.
+    let a = get(&cluster.client_addr(leader), LIMITED_PATH).await;
+    assert_eq!(a.status, 200, "the leader counted forwarded requests: {}", a.body);
     cluster.shutdown().await;
 }
