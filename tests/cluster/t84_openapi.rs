@@ -70,6 +70,11 @@ async fn t10_every_route_through_leader_and_follower() {
         ] {
             assert!(v["paths"].get(path).is_some(), "{path} missing from the spec");
         }
+        for (path, item) in v["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                assert!(op["responses"].get("429").is_some(), "{method} {path} does not document 429");
+            }
+        }
     }
 
     // Sources: s1 through the leader (bound to w1), s2 through the follower (no free worker).

@@ -66,6 +66,8 @@ pub fn router(node: Arc<NodeShared>) -> Router {
         .routes(routes!(cluster::offline_worker))
         .with_state(node.clone())
         .split_for_parts();
+    let mut spec = spec;
+    document_rate_limit(&mut spec);
     let spec = Arc::new(spec);
     let leader_only = api_routes
         .route("/api/v1/{*rest}", axum::routing::any(not_found))
@@ -76,4 +78,20 @@ pub fn router(node: Arc<NodeShared>) -> Router {
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::not_found(format!("no API route {}; the routes are listed in /api/v1/dm.json", uri.path()))
+}
+
+/// Every route may answer 429 (the per-client limit in `api/ratelimit.rs` runs before them).
+fn document_rate_limit(spec: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let answer = ResponseBuilder::new()
+        .description("over the per-client rate limit (`api-rate-limit`); retry after `Retry-After` seconds")
+        .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
+        .build();
+    for item in spec.paths.paths.values_mut() {
+        for op in
+            [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch].into_iter().flatten()
+        {
+            op.responses.responses.insert("429".to_string(), answer.clone().into());
+        }
+    }
 }

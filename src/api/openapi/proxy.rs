@@ -46,14 +46,32 @@ pub async fn to_leader(State(p): State<Proxy>, req: Request, next: Next) -> Resp
     {
         return next.run(req).await;
     }
-    let leader = node.ctx.known_leader().filter(|(id, _)| *id != node.ctx.node_id);
+    let leader = leader_with_address(node).await;
     let not_leader = NodeError::NotLeader { leader: leader.clone() };
     let Some((_, info)) = leader.filter(|_| !req.headers().contains_key(FORWARDED_HEADER)) else {
         return ApiError::from(not_leader).into_response();
     };
+    if info.client_addr.is_empty() {
+        let msg = format!("the leader {} has not announced its client address yet; retry in a moment", info.name);
+        return ApiError::new(ErrorCode::ClusterNotReady, msg).into_response();
+    }
     match forward(&p, &info.client_addr, req).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
+    }
+}
+
+/// The leader other than this node, waiting briefly while its client address is not announced
+/// yet (a fresh leader announces it right after the election; see `node::announce`).
+async fn leader_with_address(node: &NodeShared) -> Option<(crate::raft::typ::NodeId, dm_storage::NodeInfo)> {
+    let deadline = tokio::time::Instant::now() + STARTING_LEADER_WAIT;
+    loop {
+        let leader = node.ctx.known_leader().filter(|(id, _)| *id != node.ctx.node_id);
+        let known = leader.as_ref().is_some_and(|(_, info)| !info.client_addr.is_empty());
+        if known || leader.is_none() || tokio::time::Instant::now() >= deadline {
+            return leader;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
