@@ -36,11 +36,13 @@ pub struct Source {
     /// mysql or mariadb (empty: detected from the server).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub flavor: String,
-    /// With `with_status`: where the source runs.
-    #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
+    /// Read-only, in answers (with `with_status`): where the source runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(read_only)]
     pub status_list: Option<Vec<SourceStatus>>,
-    /// With `with_status`: the tasks that use the source.
-    #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
+    /// Read-only, in answers (with `with_status`): the tasks that use the source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(read_only)]
     pub task_name_list: Option<Vec<String>>,
 }
 
@@ -106,6 +108,10 @@ pub struct Force {
 impl Source {
     /// The source.yaml this body stands for, decoded and checked like a file.
     fn to_config(&self) -> Result<SourceConfig, ApiError> {
+        // Read-only fields are in the schema (so answers match it) but refused in a request.
+        if self.status_list.is_some() || self.task_name_list.is_some() {
+            return Err(ApiError::bad_request("status_list and task_name_list are read-only; leave them out"));
+        }
         let mut doc = serde_json::json!({
             "source-id": self.source_name,
             "enable-gtid": self.enable_gtid,
