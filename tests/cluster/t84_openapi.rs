@@ -155,12 +155,15 @@ async fn t20_bad_input_is_4xx_and_changes_nothing() {
     extra_top["extra"] = json!(true);
     let mut long_id = source("s2");
     long_id["source"]["source_name"] = json!("x".repeat(40));
+    let mut read_only = source("s2");
+    read_only["source"]["task_name_list"] = json!(["t1"]);
     let big = vec![b' '; (1 << 20) + 10];
     type Case<'a> = (&'a str, &'a str, &'a str, Option<(&'a str, &'a [u8])>, u16);
     let bodies: Vec<(String, String)> = vec![
         ("unknown field".into(), unknown_field.to_string()),
         ("unknown top-level field".into(), extra_top.to_string()),
         ("source id too long".into(), long_id.to_string()),
+        ("a read-only field".into(), read_only.to_string()),
         ("a source that exists".into(), source("s1").to_string()),
     ];
     let mut cases: Vec<Case> = vec![
@@ -172,6 +175,8 @@ async fn t20_bad_input_is_4xx_and_changes_nothing() {
         ("bad query value", "GET", "/api/v1/sources?with_status=maybe", None, 400),
         ("unknown query key", "GET", "/api/v1/sources?colour=red", None, 400),
         ("unknown route", "GET", "/api/v1/nothing/here", None, 404),
+        ("path segment not UTF-8", "GET", "/api/v1/sources/%FF/status", None, 400),
+        ("worker name not UTF-8", "DELETE", "/api/v1/cluster/workers/%C3%28", None, 400),
         ("transfer without body", "POST", "/api/v1/sources/s1/transfer", Some(("application/json", b"{}")), 400),
     ];
     for (what, body) in &bodies {

@@ -3,14 +3,14 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use tonic::Request;
 use utoipa::ToSchema;
 
-use super::error::{ApiError, ApiResult, ErrorBody, sched};
-use super::extract::Leader;
+use super::error::{ApiError, ApiResult, ErrorBody, ServerErrors, sched};
+use super::extract::{ApiPath, Leader};
 use super::sources::read_view;
 use crate::api::grpc::master::MasterService;
 use crate::node::NodeShared;
@@ -65,7 +65,7 @@ fn service(node: &Arc<NodeShared>) -> MasterService {
 }
 
 #[utoipa::path(get, path = "/api/v1/cluster/info", tag = "cluster",
-    responses((status = 200, body = ClusterInfo), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = ClusterInfo), ServerErrors))]
 pub async fn cluster_info(State(node): State<Arc<NodeShared>>) -> ApiResult<axum::Json<ClusterInfo>> {
     let r = service(&node).get_cluster_info(Request::new(GetClusterInfoRequest::default())).await?.into_inner();
     if !r.result {
@@ -75,7 +75,7 @@ pub async fn cluster_info(State(node): State<Arc<NodeShared>>) -> ApiResult<axum
 }
 
 #[utoipa::path(get, path = "/api/v1/cluster/masters", tag = "cluster",
-    responses((status = 200, body = MasterList), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = MasterList), ServerErrors))]
 pub async fn list_masters(State(node): State<Arc<NodeShared>>) -> ApiResult<axum::Json<MasterList>> {
     let req = ListMemberRequest { master: true, ..Default::default() };
     let r = service(&node).list_member(Request::new(req)).await?.into_inner();
@@ -99,8 +99,12 @@ pub async fn list_masters(State(node): State<Arc<NodeShared>>) -> ApiResult<axum
 }
 
 #[utoipa::path(delete, path = "/api/v1/cluster/masters/{master_name}", tag = "cluster", params(("master_name" = String, Path)),
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn offline_master(State(node): State<Arc<NodeShared>>, Path(name): Path<String>) -> ApiResult<StatusCode> {
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), ServerErrors))]
+pub async fn offline_master(
+    State(node): State<Arc<NodeShared>>,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<StatusCode> {
     let req = OfflineMemberRequest { r#type: "master".into(), name };
     let r = service(&node).offline_member(Request::new(req)).await?.into_inner();
     if !r.result {
@@ -110,7 +114,7 @@ pub async fn offline_master(State(node): State<Arc<NodeShared>>, Path(name): Pat
 }
 
 #[utoipa::path(get, path = "/api/v1/cluster/workers", tag = "cluster",
-    responses((status = 200, body = WorkerList), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = WorkerList), ServerErrors))]
 pub async fn list_workers(Leader(l): Leader) -> ApiResult<axum::Json<WorkerList>> {
     read_view(&l, |_| ()).await?;
     let data: Vec<ClusterWorker> = l
@@ -123,8 +127,9 @@ pub async fn list_workers(Leader(l): Leader) -> ApiResult<axum::Json<WorkerList>
 }
 
 #[utoipa::path(delete, path = "/api/v1/cluster/workers/{worker_name}", tag = "cluster", params(("worker_name" = String, Path)),
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn offline_worker(Leader(l): Leader, Path(name): Path<String>) -> ApiResult<StatusCode> {
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), ServerErrors))]
+pub async fn offline_worker(Leader(l): Leader, ApiPath(name): ApiPath<String>) -> ApiResult<StatusCode> {
     l.scheduler.offline_worker(&name).await.map_err(sched)?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoResponses, ToSchema};
 
 use crate::error::{Coded, ErrorCode};
 use crate::scheduler::SchedError;
@@ -17,6 +17,38 @@ pub struct ErrorBody {
     pub error_code: i32,
     /// What went wrong and what to do.
     pub error_msg: String,
+}
+
+/// In the spec only (`responses(..., BodyErrors)`): the answers to a JSON body the handler
+/// could not read. Nothing is changed.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // never built: the handlers answer with `ApiError`
+pub enum BodyErrors {
+    /// Not JSON, unknown or missing fields, wrong types or values.
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    /// The body is larger than 1 MiB.
+    #[response(status = 413)]
+    TooLarge(ErrorBody),
+    /// The body is not sent as `Content-Type: application/json`.
+    #[response(status = 415)]
+    NotJson(ErrorBody),
+}
+
+/// In the spec only (`responses(..., ServerErrors)`): the cluster's own trouble, possible on
+/// every route that reaches the leader.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // never built: the handlers answer with `ApiError`
+pub enum ServerErrors {
+    /// Raft or storage failed (the master's log says why); retry later.
+    #[response(status = 500)]
+    Internal(ErrorBody),
+    /// No leader is reachable, or this master stopped leading; retry.
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
+    /// The cluster or the workers did not confirm in time; the outcome is unknown, read it back.
+    #[response(status = 504)]
+    Timeout(ErrorBody),
 }
 
 #[derive(Debug)]

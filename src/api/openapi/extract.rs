@@ -1,10 +1,10 @@
 //! Request extractors that answer bad input with the API's error body (axum's own answer
-//! plain text): JSON bodies (syntax, unknown fields, wrong types, too large), query strings, and
-//! the leader handle.
+//! plain text): JSON bodies (syntax, unknown fields, wrong types, too large), query strings, path
+//! parameters and the leader handle.
 
 use std::sync::Arc;
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequest, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -79,6 +79,24 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 
 fn query_rejection(e: QueryRejection) -> ApiError {
     ApiError::bad_request(format!("{}; see the parameters in /api/v1/dm.json", e.body_text()))
+}
+
+/// Path parameters (a segment that is not UTF-8 once percent-decoded is a 400).
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
+            Err(e) => Err(path_rejection(e)),
+        }
+    }
+}
+
+fn path_rejection(e: PathRejection) -> ApiError {
+    ApiError::bad_request(format!("{}; see the paths in /api/v1/dm.json", e.body_text()))
 }
 
 /// The leader components of this master (the proxy sent the request here because it leads; a

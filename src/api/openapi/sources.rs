@@ -1,13 +1,12 @@
 //! `/api/v1/sources`: create, list, get, delete, status, enable, disable and transfer, with
 //! DM's shapes. Passwords are write-only: every answer shows `******`.
 
-use axum::extract::Path;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::error::{ApiError, ApiResult, ErrorBody, sched};
-use super::extract::{ApiJson, ApiQuery, Leader};
+use super::error::{ApiError, ApiResult, BodyErrors, ErrorBody, ServerErrors, sched};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Leader};
 use crate::config::source::SourceConfig;
 use crate::node::leader::LeaderHandle;
 use crate::scheduler::SchedError;
@@ -37,11 +36,13 @@ pub struct Source {
     /// mysql or mariadb (empty: detected from the server).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub flavor: String,
-    /// With `with_status`: where the source runs.
-    #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
+    /// Read-only, in answers (with `with_status`): where the source runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(read_only)]
     pub status_list: Option<Vec<SourceStatus>>,
-    /// With `with_status`: the tasks that use the source.
-    #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
+    /// Read-only, in answers (with `with_status`): the tasks that use the source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(read_only)]
     pub task_name_list: Option<Vec<String>>,
 }
 
@@ -107,6 +108,10 @@ pub struct Force {
 impl Source {
     /// The source.yaml this body stands for, decoded and checked like a file.
     fn to_config(&self) -> Result<SourceConfig, ApiError> {
+        // Read-only fields are in the schema (so answers match it) but refused in a request.
+        if self.status_list.is_some() || self.task_name_list.is_some() {
+            return Err(ApiError::bad_request("status_list and task_name_list are read-only; leave them out"));
+        }
         let mut doc = serde_json::json!({
             "source-id": self.source_name,
             "enable-gtid": self.enable_gtid,
@@ -167,7 +172,8 @@ fn known(v: &SchedView, name: &str) -> ApiResult<()> {
 }
 
 #[utoipa::path(post, path = "/api/v1/sources", tag = "source", request_body = CreateSourceRequest,
-    responses((status = 201, body = Source), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 201, body = Source), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        BodyErrors, ServerErrors))]
 pub async fn create_source(
     Leader(l): Leader,
     ApiJson(req): ApiJson<CreateSourceRequest>,
@@ -181,7 +187,7 @@ pub async fn create_source(
 }
 
 #[utoipa::path(get, path = "/api/v1/sources", tag = "source", params(WithStatus),
-    responses((status = 200, body = SourceList), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = SourceList), (status = 400, body = ErrorBody), ServerErrors))]
 pub async fn list_sources(Leader(l): Leader, ApiQuery(q): ApiQuery<WithStatus>) -> ApiResult<axum::Json<SourceList>> {
     let data =
         read_view(&l, |v| v.sources.values().map(|r| source_view(v, r, q.with_status)).collect::<ApiResult<Vec<_>>>())
@@ -190,10 +196,11 @@ pub async fn list_sources(Leader(l): Leader, ApiQuery(q): ApiQuery<WithStatus>) 
 }
 
 #[utoipa::path(get, path = "/api/v1/sources/{source_name}", tag = "source", params(("source_name" = String, Path), WithStatus),
-    responses((status = 200, body = Source), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Source), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        ServerErrors))]
 pub async fn get_source(
     Leader(l): Leader,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiQuery(q): ApiQuery<WithStatus>,
 ) -> ApiResult<axum::Json<Source>> {
     let s = read_view(&l, |v| {
@@ -205,10 +212,11 @@ pub async fn get_source(
 }
 
 #[utoipa::path(delete, path = "/api/v1/sources/{source_name}", tag = "source", params(("source_name" = String, Path), Force),
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), ServerErrors))]
 pub async fn delete_source(
     Leader(l): Leader,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiQuery(q): ApiQuery<Force>,
 ) -> ApiResult<StatusCode> {
     let tasks = read_view(&l, |v| known(v, &name).map(|()| tasks_on(v, &name))).await??;
@@ -232,8 +240,12 @@ fn tasks_on(v: &SchedView, source: &str) -> Vec<String> {
 }
 
 #[utoipa::path(get, path = "/api/v1/sources/{source_name}/status", tag = "source", params(("source_name" = String, Path)),
-    responses((status = 200, body = SourceStatusList), (status = 404, body = ErrorBody)))]
-pub async fn source_status(Leader(l): Leader, Path(name): Path<String>) -> ApiResult<axum::Json<SourceStatusList>> {
+    responses((status = 200, body = SourceStatusList), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody), ServerErrors))]
+pub async fn source_status(
+    Leader(l): Leader,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<axum::Json<SourceStatusList>> {
     let st = read_view(&l, |v| known(v, &name).map(|()| status_of(v, &name))).await??;
     Ok(axum::Json(SourceStatusList { total: 1, data: vec![st] }))
 }
@@ -255,23 +267,26 @@ async fn set_source_tasks(l: &LeaderHandle, name: String, stage: ExpectedStage) 
 }
 
 #[utoipa::path(post, path = "/api/v1/sources/{source_name}/enable", tag = "source", params(("source_name" = String, Path)),
-    responses((status = 200, description = "the source's subtasks run"), (status = 404, body = ErrorBody)))]
-pub async fn enable_source(Leader(l): Leader, Path(name): Path<String>) -> ApiResult<StatusCode> {
+    responses((status = 200, description = "the source's subtasks run"), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), ServerErrors))]
+pub async fn enable_source(Leader(l): Leader, ApiPath(name): ApiPath<String>) -> ApiResult<StatusCode> {
     set_source_tasks(&l, name, ExpectedStage::Running).await.map(|()| StatusCode::OK)
 }
 
 #[utoipa::path(post, path = "/api/v1/sources/{source_name}/disable", tag = "source", params(("source_name" = String, Path)),
-    responses((status = 200, description = "the source's subtasks are stopped"), (status = 404, body = ErrorBody)))]
-pub async fn disable_source(Leader(l): Leader, Path(name): Path<String>) -> ApiResult<StatusCode> {
+    responses((status = 200, description = "the source's subtasks are stopped"), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), ServerErrors))]
+pub async fn disable_source(Leader(l): Leader, ApiPath(name): ApiPath<String>) -> ApiResult<StatusCode> {
     set_source_tasks(&l, name, ExpectedStage::Stopped).await.map(|()| StatusCode::OK)
 }
 
 #[utoipa::path(post, path = "/api/v1/sources/{source_name}/transfer", tag = "source", params(("source_name" = String, Path)),
     request_body = WorkerNameRequest,
-    responses((status = 200, description = "the source runs on the worker"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, description = "the source runs on the worker"), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), BodyErrors, ServerErrors))]
 pub async fn transfer_source(
     Leader(l): Leader,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiJson(req): ApiJson<WorkerNameRequest>,
 ) -> ApiResult<StatusCode> {
     l.scheduler.transfer_source(&name, &req.worker_name).await.map_err(sched)?;
