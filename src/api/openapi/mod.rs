@@ -67,7 +67,7 @@ pub fn router(node: Arc<NodeShared>) -> Router {
         .with_state(node.clone())
         .split_for_parts();
     let mut spec = spec;
-    document_rate_limit(&mut spec);
+    finish_spec(&mut spec);
     let spec = Arc::new(spec);
     let leader_only = api_routes
         .route("/api/v1/{*rest}", axum::routing::any(not_found))
@@ -80,10 +80,12 @@ async fn not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::not_found(format!("no API route {}; the routes are listed in /api/v1/dm.json", uri.path()))
 }
 
-/// Every route may answer 429 (the per-client limit in `api/ratelimit.rs` runs before them).
-fn document_rate_limit(spec: &mut utoipa::openapi::OpenApi) {
-    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
-    let answer = ResponseBuilder::new()
+/// Completes the generated spec: every route may answer 429 (the per-client limit in
+/// `api/ratelimit.rs` runs before them), and every response has the description OpenAPI
+/// requires (utoipa leaves it out when a handler gives none).
+fn finish_spec(spec: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let limited = ResponseBuilder::new()
         .description("over the per-client rate limit (`api-rate-limit`); retry after `Retry-After` seconds")
         .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
         .build();
@@ -91,7 +93,20 @@ fn document_rate_limit(spec: &mut utoipa::openapi::OpenApi) {
         for op in
             [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch].into_iter().flatten()
         {
-            op.responses.responses.insert("429".to_string(), answer.clone().into());
+            op.responses.responses.insert("429".to_string(), limited.clone().into());
+            for (code, answer) in op.responses.responses.iter_mut() {
+                if let RefOr::T(r) = answer
+                    && r.description.is_empty()
+                {
+                    let reason = code.parse::<u16>().ok().and_then(|c| axum::http::StatusCode::from_u16(c).ok());
+                    let reason = reason.and_then(|c| c.canonical_reason()).unwrap_or("answer");
+                    r.description = if code.starts_with('2') {
+                        reason.to_string()
+                    } else {
+                        format!("{reason}: see error_code and error_msg")
+                    };
+                }
+            }
         }
     }
 }

@@ -41,6 +41,27 @@ pub struct Task {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub binlog_filter_rule: BTreeMap<String, BinlogFilterRule>,
     pub source_config: TaskSourceConfig,
+    /// Read-only, in answers (with `with_status`): each subtask's status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(read_only)]
+    pub status_list: Option<Vec<SubTaskStatus>>,
+}
+
+/// One subtask: a task on one source.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct SubTaskStatus {
+    pub name: String,
+    pub source_name: String,
+    /// The worker running it ("" when the source has none).
+    pub worker_name: String,
+    /// The stage the worker reports: New | Running | Paused | Stopped | Finished ("" unknown).
+    pub stage: String,
+    /// The stage asked for: Running | Paused | Stopped.
+    pub expected_stage: String,
+    /// The data unit at work ("" when none).
+    pub unit: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub error_msg: String,
 }
 
 /// The downstream database. The password is write-only (answers show `******`).
@@ -123,6 +144,10 @@ impl Task {
     /// The task file this object stands for (JSON text, which is YAML), checked by the caller
     /// like any task file.
     pub fn to_task_file(&self) -> Result<String, ApiError> {
+        // Read-only fields are in the schema (so answers match it) but refused in a request.
+        if self.status_list.is_some() {
+            return Err(ApiError::bad_request("status_list is read-only; leave it out"));
+        }
         let mut instances = Vec::new();
         let (mut bas, mut routes, mut filters) =
             (serde_json::Map::new(), serde_json::Map::new(), serde_json::Map::new());
@@ -301,6 +326,7 @@ impl Task {
             table_migrate_rule: rules,
             binlog_filter_rule: filter_defs,
             source_config: TaskSourceConfig { source_conf },
+            status_list: None,
         }
     }
 }

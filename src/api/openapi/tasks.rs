@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::error::{ApiError, ApiResult, ErrorBody, sched};
 use super::extract::{ApiJson, ApiQuery, Leader};
 use super::sources::read_view;
-use super::task_json::Task;
+use super::task_json::{SubTaskStatus, Task};
 use crate::api::grpc::scheduling::build_task;
 use crate::config::task::TaskConfig;
 use crate::error::ErrorCode;
@@ -38,33 +38,7 @@ pub struct CreateTaskResponse {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TaskList {
     pub total: usize,
-    pub data: Vec<TaskWithStatus>,
-}
-
-/// A task, with the status of its subtasks when asked for.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct TaskWithStatus {
-    #[serde(flatten)]
-    pub task: Task,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_list: Option<Vec<SubTaskStatus>>,
-}
-
-/// One subtask: a task on one source.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct SubTaskStatus {
-    pub name: String,
-    pub source_name: String,
-    /// The worker running it ("" when the source has none).
-    pub worker_name: String,
-    /// The stage the worker reports: New | Running | Paused | Stopped | Finished ("" unknown).
-    pub stage: String,
-    /// The stage asked for: Running | Paused | Stopped.
-    pub expected_stage: String,
-    /// The data unit at work ("" when none).
-    pub unit: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub error_msg: String,
+    pub data: Vec<Task>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -239,22 +213,22 @@ pub async fn list_tasks(Leader(l): Leader, ApiQuery(q): ApiQuery<ListTasksQuery>
     let mut data = Vec::new();
     for task in tasks {
         let status_list = if q.with_status { Some(status_of(&l, &task.name, &[]).await?) } else { None };
-        data.push(TaskWithStatus { task, status_list });
+        data.push(Task { status_list, ..task });
     }
     Ok(axum::Json(TaskList { total: data.len(), data }))
 }
 
 #[utoipa::path(get, path = "/api/v1/tasks/{task_name}", tag = "task", params(("task_name" = String, Path), WithStatus),
-    responses((status = 200, body = TaskWithStatus), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+    responses((status = 200, body = Task), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 503, body = ErrorBody)))]
 pub async fn get_task(
     Leader(l): Leader,
     Path(name): Path<String>,
     ApiQuery(q): ApiQuery<WithStatus>,
-) -> ApiResult<axum::Json<TaskWithStatus>> {
+) -> ApiResult<axum::Json<Task>> {
     let task = read_view(&l, |v| task_of(v, &name)).await??;
     let status_list = if q.with_status { Some(status_of(&l, &name, &[]).await?) } else { None };
-    Ok(axum::Json(TaskWithStatus { task, status_list }))
+    Ok(axum::Json(Task { status_list, ..task }))
 }
 
 #[utoipa::path(delete, path = "/api/v1/tasks/{task_name}", tag = "task", params(("task_name" = String, Path), Force),
