@@ -2,13 +2,12 @@
 //! and status, with DM's shapes. The task is stored as the task file it stands for
 //! (`task_json.rs`), so `dm ctl` and the API see the same task.
 
-use axum::extract::Path;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::error::{ApiError, ApiResult, ErrorBody, sched};
-use super::extract::{ApiJson, ApiQuery, Leader};
+use super::error::{ApiError, ApiResult, BodyErrors, ErrorBody, ServerErrors, sched};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Leader};
 use super::sources::read_view;
 use super::task_json::{SubTaskStatus, Task};
 use crate::api::grpc::scheduling::build_task;
@@ -167,9 +166,8 @@ fn confirmed(out: Vec<crate::pb::master::CommonWorkerResponse>) -> ApiResult<()>
 }
 
 #[utoipa::path(post, path = "/api/v1/tasks", tag = "task", request_body = CreateTaskRequest,
-    responses((status = 201, body = CreateTaskResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
-        (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
+    responses((status = 201, body = CreateTaskResponse), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), BodyErrors, ServerErrors))]
 pub async fn create_task(
     Leader(l): Leader,
     ApiJson(req): ApiJson<CreateTaskRequest>,
@@ -184,7 +182,7 @@ pub async fn create_task(
 }
 
 #[utoipa::path(get, path = "/api/v1/tasks", tag = "task", params(ListTasksQuery),
-    responses((status = 200, body = TaskList), (status = 400, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = TaskList), (status = 400, body = ErrorBody), ServerErrors))]
 pub async fn list_tasks(Leader(l): Leader, ApiQuery(q): ApiQuery<ListTasksQuery>) -> ApiResult<axum::Json<TaskList>> {
     let stage = match q.stage.as_deref() {
         None | Some("") => None,
@@ -219,11 +217,10 @@ pub async fn list_tasks(Leader(l): Leader, ApiQuery(q): ApiQuery<ListTasksQuery>
 }
 
 #[utoipa::path(get, path = "/api/v1/tasks/{task_name}", tag = "task", params(("task_name" = String, Path), WithStatus),
-    responses((status = 200, body = Task), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = Task), (status = 404, body = ErrorBody), (status = 400, body = ErrorBody), ServerErrors))]
 pub async fn get_task(
     Leader(l): Leader,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiQuery(q): ApiQuery<WithStatus>,
 ) -> ApiResult<axum::Json<Task>> {
     let task = read_view(&l, |v| task_of(v, &name)).await??;
@@ -232,11 +229,10 @@ pub async fn get_task(
 }
 
 #[utoipa::path(delete, path = "/api/v1/tasks/{task_name}", tag = "task", params(("task_name" = String, Path), Force),
-    responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
-        (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 400, body = ErrorBody), ServerErrors))]
 pub async fn delete_task(
     Leader(l): Leader,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiQuery(q): ApiQuery<Force>,
 ) -> ApiResult<StatusCode> {
     let running = read_view(&l, |v| {
@@ -260,11 +256,10 @@ pub async fn delete_task(
 }
 
 #[utoipa::path(get, path = "/api/v1/tasks/{task_name}/status", tag = "task", params(("task_name" = String, Path), SourceNames),
-    responses((status = 200, body = SubTaskStatusList), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = SubTaskStatusList), (status = 404, body = ErrorBody), (status = 400, body = ErrorBody), ServerErrors))]
 pub async fn task_status(
     Leader(l): Leader,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiQuery(q): ApiQuery<SourceNames>,
 ) -> ApiResult<axum::Json<SubTaskStatusList>> {
     read_view(&l, |v| task_of(v, &name).map(|_| ())).await??;
@@ -274,12 +269,11 @@ pub async fn task_status(
 
 #[utoipa::path(post, path = "/api/v1/tasks/{task_name}/start", tag = "task", params(("task_name" = String, Path)),
     request_body(content = StartTaskRequest, description = "optional"),
-    responses((status = 200, description = "the subtasks run"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
-        (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
+    responses((status = 200, description = "the subtasks run"), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), BodyErrors, ServerErrors))]
 pub async fn start_task(
     Leader(l): Leader,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     body: Option<ApiJson<StartTaskRequest>>,
 ) -> ApiResult<StatusCode> {
     let req = body.map(|b| b.0).unwrap_or_default();
@@ -295,12 +289,11 @@ pub async fn start_task(
 
 #[utoipa::path(post, path = "/api/v1/tasks/{task_name}/stop", tag = "task", params(("task_name" = String, Path)),
     request_body(content = StopTaskRequest, description = "optional"),
-    responses((status = 200, description = "the subtasks are stopped"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
-        (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)))]
+    responses((status = 200, description = "the subtasks are stopped"), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), BodyErrors, ServerErrors))]
 pub async fn stop_task(
     Leader(l): Leader,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     body: Option<ApiJson<StopTaskRequest>>,
 ) -> ApiResult<StatusCode> {
     let req = body.map(|b| b.0).unwrap_or_default();
