@@ -290,8 +290,19 @@ async fn t30_tasks_created_stopped_then_started_stopped_deleted() {
         let a = get(&f_addr, &format!("/api/v1/tasks?{query}")).await;
         assert_eq!(a.json()["total"], total, "{query}: {}", a.body);
     }
-    let a = get(&f_addr, "/api/v1/tasks?with_status=true").await;
-    assert_eq!(a.json()["data"][0]["status_list"].as_array().unwrap().len(), 2, "{}", a.body);
+    for addr in [&l_addr, &f_addr] {
+        let a = get(addr, "/api/v1/tasks?with_status=true").await;
+        assert_eq!(a.json()["data"][0]["status_list"].as_array().unwrap().len(), 2, "{}", a.body);
+        let a = get(addr, "/api/v1/tasks/t1?with_status=true").await;
+        assert_eq!(a.json()["status_list"].as_array().unwrap().len(), 2, "{}", a.body);
+    }
+    // Stop and start through the leader too.
+    let a = post_json(&l_addr, "/api/v1/tasks/t1/stop", &json!({})).await;
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(stages(&l_addr, "t1").await, want("Stopped"));
+    let a = post_json(&l_addr, "/api/v1/tasks/t1/start", &json!({"source_name_list": ["s1", "s2"]})).await;
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(stages(&f_addr, "t1").await, want("Running"));
     let a = delete(&f_addr, "/api/v1/tasks/t1").await;
     assert_eq!((a.status, a.code()), (409, 38056), "delete while running: {a:?}");
     let a = post_json(&f_addr, "/api/v1/tasks/t1/stop", &json!({"source_name_list": ["s2"]})).await;
@@ -301,6 +312,11 @@ async fn t30_tasks_created_stopped_then_started_stopped_deleted() {
     // Delete with force; then it is gone everywhere.
     let a = delete(&f_addr, "/api/v1/tasks/t1?force=true").await;
     assert_eq!(a.status, 204, "{a:?}");
+    // A second task created and deleted through the leader.
+    let a = post_json(&l_addr, "/api/v1/tasks", &task("t2", &["s1"])).await;
+    assert_eq!(a.status, 201, "{a:?}");
+    let a = delete(&l_addr, "/api/v1/tasks/t2").await;
+    assert_eq!(a.status, 204, "a stopped task is deleted without force: {a:?}");
     for path in ["/api/v1/tasks/t1", "/api/v1/tasks/t1/status"] {
         let a = get(&l_addr, path).await;
         assert_eq!((a.status, a.code()), (404, 46011), "{path}: {a:?}");
