@@ -10,8 +10,7 @@ use tonic::Request;
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiResult, ErrorBody, ServerErrors, sched};
-use super::extract::{ApiPath, Leader};
-use super::sources::read_view;
+use super::extract::{ApiPath, Leader, read_view};
 use crate::api::grpc::master::MasterService;
 use crate::node::NodeShared;
 use crate::pb::master::master_server::Master;

@@ -1,6 +1,6 @@
 //! Request extractors that answer bad input with the API's error body (axum's own answer
 //! plain text): JSON bodies (syntax, unknown fields, wrong types, too large), query strings, path
-//! parameters and the leader handle.
+//! parameters, the leader handle, and a linearizable read of the scheduler view.
 
 use std::sync::Arc;
 
@@ -11,9 +11,11 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
+use super::error::ApiResult;
 use crate::error::ErrorCode;
 use crate::node::NodeShared;
 use crate::node::leader::LeaderHandle;
+use crate::scheduler::view::SchedView;
 
 /// A JSON body; request types deny unknown fields.
 pub struct ApiJson<T>(pub T);
@@ -109,4 +111,11 @@ impl FromRequestParts<Arc<NodeShared>> for Leader {
     async fn from_request_parts(_: &mut Parts, node: &Arc<NodeShared>) -> Result<Self, ApiError> {
         node.leader().map(Leader).map_err(ApiError::from)
     }
+}
+
+/// Reads the scheduler's view after confirming leadership, so everything acknowledged before
+/// the request is in it.
+pub async fn read_view<T>(l: &LeaderHandle, f: impl FnOnce(&SchedView) -> T) -> ApiResult<T> {
+    l.ctx.linearizable().await?;
+    Ok(f(&l.scheduler.view.get()))
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ApiResult, BodyErrors, ErrorBody, ServerErrors, sched};
-use super::extract::{ApiJson, ApiPath, ApiQuery, Leader};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Leader, read_view};
 use crate::config::source::SourceConfig;
 use crate::node::leader::LeaderHandle;
 use crate::scheduler::SchedError;
@@ -91,7 +91,8 @@ pub struct WorkerNameRequest {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct WithStatus {
-    /// Also show where each source runs and which tasks use it.
+    /// Also show the status: for a source where it runs and which tasks use it, for a task
+    /// each subtask's stage.
     #[serde(default)]
     pub with_status: bool,
 }
@@ -158,13 +159,6 @@ fn source_view(v: &SchedView, r: &SourceRecord, with_status: bool) -> ApiResult<
         s.task_name_list = Some(tasks);
     }
     Ok(s)
-}
-
-/// Reads the scheduler's view after confirming leadership, so everything acknowledged before
-/// the request is in it.
-pub(super) async fn read_view<T>(l: &LeaderHandle, f: impl FnOnce(&SchedView) -> T) -> ApiResult<T> {
-    l.ctx.linearizable().await?;
-    Ok(f(&l.scheduler.view.get()))
 }
 
 fn known(v: &SchedView, name: &str) -> ApiResult<()> {

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ApiResult, BodyErrors, ErrorBody, ServerErrors, sched};
-use super::extract::{ApiJson, ApiPath, ApiQuery, Leader};
-use super::sources::read_view;
+use super::extract::{ApiJson, ApiPath, ApiQuery, Leader, read_view};
+use super::sources::WithStatus;
 use super::task_json::{SubTaskStatus, Task};
 use crate::api::grpc::scheduling::build_task;
 use crate::config::task::TaskConfig;
@@ -87,14 +87,6 @@ pub struct ListTasksQuery {
     /// Only tasks on one of these sources (comma-separated).
     #[serde(default)]
     pub source_name_list: Option<String>,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct WithStatus {
-    #[serde(default)]
-    pub with_status: bool,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
