@@ -102,6 +102,7 @@ pub(crate) type Outcome = Result<CommandOutput, Rejected>;
 /// dropped by the caller), `Err` storage failure.
 pub(crate) fn apply_command(w: &mut Writer<'_>, cmd: &Command) -> Result<Outcome, TxError> {
     use crate::apply_sched as sched;
+    use crate::apply_shard as shard;
     Ok(match cmd {
         Command::RegisterWorker { name, addr, keepalive_ttl_ms } => {
             sched::register_worker(w, name, addr, *keepalive_ttl_ms)?
@@ -116,6 +117,24 @@ pub(crate) fn apply_command(w: &mut Writer<'_>, cmd: &Command) -> Result<Outcome
         Command::PutSubtasks { subtasks } => sched::put_subtasks(w, subtasks)?,
         Command::SetSubtaskStage { task, sources, stage } => sched::set_subtask_stage(w, task, sources, *stage)?,
         Command::RemoveSubtasks { task, sources } => sched::remove_subtasks(w, task, sources)?,
+        Command::PutPessimismInfo { info, epoch } => shard::put_pessimism_info(w, info, *epoch)?,
+        Command::PutPessimismOps { ops, skip_done } => shard::put_pessimism_ops(w, ops, *skip_done)?,
+        Command::DonePessimismOp { task, source, lock_id, epoch } => {
+            shard::done_pessimism_op(w, task, source, lock_id, *epoch)?
+        }
+        Command::RemovePessimismLock { task, lock_id, sources, with_infos } => {
+            shard::remove_pessimism_lock(w, task, lock_id, sources, *with_infos)?
+        }
+        Command::PutSourceTables { tables, epoch } => shard::put_source_tables(w, tables, *epoch)?,
+        Command::PutOptimismInfo { info, epoch } => shard::put_optimism_info(w, info, *epoch)?,
+        Command::PutOptimismOps { ops, skip_done } => shard::put_optimism_ops(w, ops, *skip_done)?,
+        Command::DoneOptimismOp { table, info_revision, epoch } => {
+            shard::done_optimism_op(w, table, *info_revision, *epoch)?
+        }
+        Command::RemoveOptimismLock { task, lock_id, tables } => shard::remove_optimism_lock(w, task, lock_id, tables)?,
+        Command::SetDroppedColumn { task, lock_id, column, tables } => {
+            shard::set_dropped_column(w, task, lock_id, column, tables)?
+        }
         Command::InitCluster { info, members } => {
             if let Some(existing) = w.get::<Cluster>(&())? {
                 return Ok(Err(Rejected::ClusterAlreadyInitialized { cluster_id: existing.value.cluster_id }));

@@ -231,6 +231,7 @@ pub(crate) fn remove_subtasks(w: &mut Writer<'_>, task: &str, sources: &[String]
             return Ok(Err(e));
         }
         w.delete::<Subtasks>(&(source.clone(), task.to_string()))?;
+        crate::apply_shard::purge_subtask(w, task, source)?;
         edit_index(w, source, |t| {
             t.remove(task);
         })?;

@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::scheduling::{ExpectedStage, SourceRecord, SubtaskRecord, TaskRecord};
+use crate::shardddl::{
+    DroppedTable, OptimismInfo, OptimismOp, PessimismInfo, PessimismOp, SourceTablesRecord, TableKey,
+};
 use crate::spaces::{ClusterInfo, MemberRecord, MemberState};
 use crate::typ::NodeId;
 
@@ -64,6 +67,39 @@ pub enum Command {
     SetSubtaskStage { task: String, sources: Vec<String>, stage: ExpectedStage },
     /// Removes subtasks of a task (stop-task). Precondition: each exists.
     RemoveSubtasks { task: String, sources: Vec<String> },
+    /// A worker's pending pessimistic shard DDL. Preconditions: the subtask exists; the source is
+    /// bound at `epoch`; the source's operation, if any, is not done yet (DM's
+    /// PutInfoIfOpNotDone). The same Info again changes nothing.
+    PutPessimismInfo { info: PessimismInfo, epoch: u64 },
+    /// The pessimist's operations. With `skip_done`, an operation of the same lock already done
+    /// is left as it is. Precondition: each operation's subtask exists.
+    PutPessimismOps { ops: Vec<PessimismOp>, skip_done: bool },
+    /// A worker did its operation: marks it done and deletes the source's Info, in one step.
+    /// Preconditions: the source is bound at `epoch`; the operation exists for `lock_id`.
+    /// Done again changes nothing.
+    DonePessimismOp { task: String, source: String, lock_id: String, epoch: u64 },
+    /// Removes a pessimistic lock's operations, and with `with_infos` its Infos too (unlock
+    /// --force-remove). Only records of `lock_id` are removed.
+    RemovePessimismLock { task: String, lock_id: String, sources: Vec<String>, with_infos: bool },
+    /// A worker's routed upstream tables of a task. Preconditions: the subtask exists; the
+    /// source is bound at `epoch`.
+    PutSourceTables { tables: SourceTablesRecord, epoch: u64 },
+    /// A worker's optimistic shard DDL of one upstream table. Preconditions: the subtask exists;
+    /// the source is bound at `epoch`; the table is in the source's tables. The same Info again
+    /// changes nothing.
+    PutOptimismInfo { info: OptimismInfo, epoch: u64 },
+    /// The optimist's operations. Each is skipped (not rejected) if a newer Info of its table
+    /// exists, or, with `skip_done`, if an operation as new is already done — DM's three
+    /// conditional puts.
+    PutOptimismOps { ops: Vec<OptimismOp>, skip_done: bool },
+    /// A worker did an optimistic operation. Preconditions: the source is bound at `epoch`; the
+    /// table's operation answers the Info at `info_revision`.
+    DoneOptimismOp { table: TableKey, info_revision: u64, epoch: u64 },
+    /// Removes an optimistic lock's Infos, operations and dropped columns, guarded: every
+    /// table's Info must be no newer than its `(key, revision)` entry (a newer Info aborts it).
+    RemoveOptimismLock { task: String, lock_id: String, tables: Vec<(TableKey, u64)> },
+    /// Sets the tables that dropped a column of a lock (empty = forget the column).
+    SetDroppedColumn { task: String, lock_id: String, column: String, tables: Vec<DroppedTable> },
     /// Several independent commands in one log entry (the proposer batches concurrent
     /// proposals). Each is applied on its own, all or nothing, in order; they share the entry's
     /// revision. A batch inside a batch is rejected.
@@ -94,6 +130,36 @@ impl Command {
             }
             Command::SetSubtaskStage { task, sources, .. } | Command::RemoveSubtasks { task, sources } => {
                 task.len() + strings(sources)
+            }
+            Command::PutPessimismInfo { info, .. } => info.task.len() + info.source.len() + strings(&info.ddls) + 64,
+            Command::PutPessimismOps { ops, .. } => {
+                ops.iter().map(|o| o.lock_id.len() + o.task.len() + o.source.len() + strings(&o.ddls) + 16).sum()
+            }
+            Command::DonePessimismOp { task, source, lock_id, .. } => task.len() + source.len() + lock_id.len(),
+            Command::RemovePessimismLock { task, lock_id, sources, .. } => {
+                task.len() + lock_id.len() + strings(sources)
+            }
+            Command::PutSourceTables { tables, .. } => tables
+                .tables
+                .iter()
+                .map(|t| t.up_schema.len() + t.up_table.len() + t.down_schema.len() + t.down_table.len() + 16)
+                .sum(),
+            Command::PutOptimismInfo { info, .. } => {
+                info.ddls.iter().chain(&info.tables_after).map(|s| s.len() + 8).sum::<usize>()
+                    + info.table_before.len()
+                    + 128
+            }
+            Command::PutOptimismOps { ops, .. } => {
+                ops.iter().map(|o| o.lock_id.len() + strings(&o.ddls) + o.message.len() + strings(&o.cols) + 128).sum()
+            }
+            Command::DoneOptimismOp { table, .. } => table.0.len() + table.1.len() + table.2.len() + table.3.len(),
+            Command::RemoveOptimismLock { tables, .. } => {
+                tables.iter().map(|(t, _)| t.0.len() + t.1.len() + t.2.len() + t.3.len() + 16).sum()
+            }
+            Command::SetDroppedColumn { lock_id, column, tables, .. } => {
+                lock_id.len()
+                    + column.len()
+                    + tables.iter().map(|t| t.source.len() + t.up_schema.len() + t.up_table.len() + 8).sum::<usize>()
             }
             Command::Batch(cmds) => cmds.iter().map(Command::approx_size).sum(),
         }
@@ -195,6 +261,18 @@ pub enum Rejected {
     SubtaskExists { task: String, source_id: String },
     #[error("task {task} has no subtask on source {source_id}")]
     SubtaskNotFound { task: String, source_id: String },
+    #[error(
+        "the shard DDL operation of task {task} on source {source_id} is done; wait until its lock {lock_id} is resolved"
+    )]
+    ShardDdlOpDone { task: String, source_id: String, lock_id: String },
+    #[error("no shard DDL operation {what} of task {task} on source {source_id}")]
+    ShardDdlOpNotFound { task: String, source_id: String, what: String },
+    #[error(
+        "table `{schema}`.`{table}` of source {source_id} is not among the tables task {task} routes; put the source tables first"
+    )]
+    ShardTableUnknown { task: String, source_id: String, schema: String, table: String },
+    #[error("table `{schema}`.`{table}` of source {source_id} sent a newer shard DDL; lock {lock_id} is kept")]
+    ShardDdlInfoChanged { lock_id: String, source_id: String, schema: String, table: String },
 }
 
 fn describe_epoch(actual: &Option<u64>) -> String {

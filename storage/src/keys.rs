@@ -109,6 +109,18 @@ impl<A: KeyCodec, B: KeyCodec, C: KeyCodec> KeyCodec for (A, B, C) {
     }
 }
 
+impl<A: KeyCodec, B: KeyCodec, C: KeyCodec, D: KeyCodec> KeyCodec for (A, B, C, D) {
+    fn encode_into(&self, out: &mut Vec<u8>) {
+        self.0.encode_into(out);
+        self.1.encode_into(out);
+        self.2.encode_into(out);
+        self.3.encode_into(out);
+    }
+    fn decode_from(input: &mut &[u8]) -> Result<Self, KeyDecodeError> {
+        Ok((A::decode_from(input)?, B::decode_from(input)?, C::decode_from(input)?, D::decode_from(input)?))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,7 @@ pub mod local;
 pub mod log_store;
 pub mod node;
 pub mod scheduling;
+pub mod shardddl;
 pub mod snapshot;
 pub mod spaces;
 pub mod state;
@@ -23,6 +24,7 @@ pub mod wal;
 
 mod apply;
 mod apply_sched;
+mod apply_shard;
 
 pub use command::{BatchItem, Command, CommandOutput, CommandResult, Rejected};
 pub use error::{OpenError, StoreError};

@@ -21,10 +21,16 @@ pub enum SpaceId {
     SourceTasks,
     Tasks,
     Subtasks,
+    PessimismInfos,
+    PessimismOps,
+    OptimismSourceTables,
+    OptimismInfos,
+    OptimismOps,
+    OptimismDroppedColumns,
 }
 
 impl SpaceId {
-    pub const ALL: [SpaceId; 11] = [
+    pub const ALL: [SpaceId; 17] = [
         SpaceId::Cluster,
         SpaceId::Members,
         SpaceId::Kv,
@@ -36,6 +42,12 @@ impl SpaceId {
         SpaceId::SourceTasks,
         SpaceId::Tasks,
         SpaceId::Subtasks,
+        SpaceId::PessimismInfos,
+        SpaceId::PessimismOps,
+        SpaceId::OptimismSourceTables,
+        SpaceId::OptimismInfos,
+        SpaceId::OptimismOps,
+        SpaceId::OptimismDroppedColumns,
     ];
 
     /// The sled tree name, also the name in snapshots and errors.
@@ -52,6 +64,12 @@ impl SpaceId {
             SpaceId::SourceTasks => "source_tasks",
             SpaceId::Tasks => "tasks",
             SpaceId::Subtasks => "subtasks",
+            SpaceId::PessimismInfos => "pessimism_infos",
+            SpaceId::PessimismOps => "pessimism_ops",
+            SpaceId::OptimismSourceTables => "optimism_source_tables",
+            SpaceId::OptimismInfos => "optimism_infos",
+            SpaceId::OptimismOps => "optimism_ops",
+            SpaceId::OptimismDroppedColumns => "optimism_dropped_columns",
         }
     }
 
