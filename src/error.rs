@@ -3,7 +3,7 @@
 //! A code never changes meaning once released. Messages are rendered as `[code=N] what happened;
 //! what to do`, the shape DM's dmctl output and scripts already grep for. Ranges: 10xxx flags and
 //! config, 11xxx source and task files (DM's source.yaml / task.yaml), 20xxx data dir and storage,
-//! 38xxx master cluster (38043 is DM's own "not leader" code).
+//! 38xxx master cluster (38043 is DM's own "not leader" code), 46xxx scheduler, 47xxx shard DDL.
 
 use std::fmt;
 
@@ -122,6 +122,25 @@ pub enum ErrorCode {
     ExpectResultTimeout = 46015,
     /// `config worker`: the masters keep only a worker's name and address, not its config.
     WorkerConfigUnknown = 46016,
+
+    /// No shard DDL lock with that id (`shard-ddl-lock` lists them).
+    ShardLockNotFound = 47001,
+    /// A source's shard DDL operation is done and its lock not yet resolved: retry the Info later.
+    ShardOpDone = 47002,
+    /// A worker acknowledged a shard DDL operation the master does not have.
+    ShardOpNotFound = 47003,
+    /// A shard DDL names an upstream table the task does not route (PutSourceTables first).
+    ShardTableUnknown = 47004,
+    /// A newer shard DDL arrived while the lock was being removed; the lock is kept.
+    ShardInfoChanged = 47005,
+    /// A shard DDL or table schema that cannot be used (does not parse, wrong table).
+    ShardDdlInvalid = 47006,
+    /// The task's `shard-mode` is not the mode of the request.
+    ShardModeMismatch = 47007,
+    /// The lock is not in a state that allows this unlock (owner not waiting, table not conflicted).
+    ShardUnlockRefused = 47008,
+    /// The owner did not execute the DDL within the unlock wait.
+    ShardOwnerTimeout = 47009,
 }
 
 impl ErrorCode {
