@@ -100,7 +100,8 @@ impl Lock {
         self.members.iter().filter(|(_, m)| !m.ready).map(|(s, _)| s.clone()).collect()
     }
 
-    fn op(&self, source: &str, exec: bool) -> PessimismOp {
+    /// A fresh operation of this lock for `source`.
+    pub fn op(&self, source: &str, exec: bool) -> PessimismOp {
         PessimismOp {
             lock_id: self.id.clone(),
             task: self.task.clone(),
@@ -162,6 +163,15 @@ pub struct LockKeeper {
     pub locks: BTreeMap<String, Lock>,
 }
 
+/// The downstream schema and table of a lock id `<task>-`schema`.`table``.
+pub fn split_lock_id(task: &str, id: &str) -> (String, String) {
+    let rest = id.strip_prefix(task).and_then(|r| r.strip_prefix("-`")).and_then(|r| r.strip_suffix('`'));
+    match rest.and_then(|r| r.split_once("`.`")) {
+        Some((s, t)) => (s.to_string(), t.to_string()),
+        None => (String::new(), id.to_string()),
+    }
+}
+
 fn same_ddls(a: &[String], b: &[String]) -> bool {
     let set = |v: &[String]| v.iter().map(|s| s.trim().to_string()).collect::<BTreeSet<_>>();
     set(a) == set(b)
@@ -199,6 +209,37 @@ impl LockKeeper {
         lock.errors.remove(&info.source);
         lock.members.entry(info.source.clone()).or_default().ready = true;
         Ok(lock)
+    }
+
+    /// Recovery: an operation whose lock has no Info left (every source with an Info was done)
+    /// recreates the lock from the operation. The lock counts every member as ready.
+    pub fn recover_op(&mut self, op: &PessimismOp, sources: &[String]) {
+        let lock = self.locks.entry(op.lock_id.clone()).or_insert_with(|| {
+            let (schema, table) = split_lock_id(&op.task, &op.lock_id);
+            Lock {
+                id: op.lock_id.clone(),
+                task: op.task.clone(),
+                down_schema: schema,
+                down_table: table,
+                owner: op.source.clone(),
+                ddls: op.ddls.clone(),
+                members: BTreeMap::new(),
+                executed: false,
+                errors: BTreeMap::new(),
+            }
+        });
+        for s in sources {
+            lock.members.entry(s.clone()).or_default();
+        }
+        lock.members.entry(op.source.clone()).or_default();
+        if op.exec {
+            lock.owner = op.source.clone();
+        }
+        let id = op.lock_id.clone();
+        self.force_synced(&id);
+        if op.done {
+            self.mark_done(&id, &op.source, op.exec);
+        }
     }
 
     /// A source did its operation. Returns the lock if it exists.

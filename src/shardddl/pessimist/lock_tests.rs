@@ -163,3 +163,23 @@ fn t60_recovery_from_operations() {
     assert_eq!(planned(&k.locks[ID]), vec!["s1:skip", "s3:skip"]);
     assert!(k.mark_done("nope", "s1", false).is_none());
 }
+
+#[test]
+fn t70_lock_recreated_from_operations_alone() {
+    let mut k = LockKeeper::default();
+    let all = sources(2);
+    let op = |source: &str, exec: bool, done: bool| PessimismOp {
+        lock_id: ID.into(),
+        task: "t".into(),
+        source: source.into(),
+        ddls: vec![ADD.into()],
+        exec,
+        done,
+    };
+    k.recover_op(&op("s2", true, true), &all);
+    k.recover_op(&op("s1", false, false), &all);
+    let lock = &k.locks[ID];
+    assert_eq!((lock.owner.as_str(), lock.down_schema.as_str(), lock.down_table.as_str()), ("s2", "db", "tb"));
+    assert_eq!(planned(lock), vec!["s1:skip"]);
+    assert_eq!(split_lock_id("t", "garbage"), (String::new(), "garbage".to_string()));
+}
