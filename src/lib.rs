@@ -13,6 +13,7 @@ pub mod net;
 pub mod node;
 pub mod raft;
 pub mod scheduler;
+pub mod shardddl;
 pub mod worker;
 
 /// Generated gRPC code (proto/).
