@@ -4,6 +4,7 @@
 pub mod driver;
 pub mod error;
 pub mod pessimist;
+pub mod schema;
 pub mod service;
 
 use std::time::Duration;
