@@ -188,6 +188,7 @@ pub struct MasterConfig {
     pub raft: RaftTuning,
     pub cache_capacity_bytes: u64,
     pub scheduler: crate::scheduler::SchedulerConfig,
+    pub shard_ddl: crate::shardddl::ShardDdlConfig,
     pub api_rate: ApiRateLimit,
 }
 
@@ -361,6 +362,7 @@ impl MasterConfigFile {
             raft,
             cache_capacity_bytes,
             scheduler,
+            shard_ddl: crate::shardddl::ShardDdlConfig::default(),
             api_rate,
         })
     }

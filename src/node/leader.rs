@@ -41,6 +41,8 @@ pub struct LeaderHandle {
     pub members: Projected<MembersView>,
     /// Workers, sources, tasks (see `scheduler`).
     pub scheduler: Arc<Scheduler>,
+    /// The shard-DDL lock keepers (see `shardddl`).
+    pub shard_ddl: crate::shardddl::ShardDdl,
     /// Serialises membership operations (promote, remove, address updates), so a removal and a
     /// promotion of the same master never interleave.
     pub(super) membership_lock: tokio::sync::Mutex<()>,
@@ -53,15 +55,18 @@ impl LeaderHandle {
         term: u64,
         cancel: CancellationToken,
         sched: SchedulerConfig,
+        shard: crate::shardddl::ShardDdlConfig,
     ) -> Result<Arc<Self>, NodeError> {
         let members = Projected::start(&ctx.reader, MembersView::default(), cancel.clone())?;
         let scheduler = Scheduler::start(ctx.clone(), sched, cancel.clone())?;
+        let shard_ddl = crate::shardddl::ShardDdl::start(ctx.clone(), &shard, cancel.clone()).await?;
         let handle = Arc::new(LeaderHandle {
             term,
             ctx,
             cancel,
             members,
             scheduler,
+            shard_ddl,
             membership_lock: tokio::sync::Mutex::new(()),
         });
         handle.bootstrap_cluster().await?;

@@ -131,6 +131,7 @@ pub struct LeadershipDeps {
     pub shutdown: CancellationToken,
     /// Tunables of the leader components.
     pub scheduler: crate::scheduler::SchedulerConfig,
+    pub shard_ddl: crate::shardddl::ShardDdlConfig,
 }
 
 enum Phase {
@@ -225,7 +226,13 @@ pub async fn run(ctx: RaftCtx, deps: LeadershipDeps) {
                 tracing::info!(term = view.term, "starting leader components");
                 let cancel = deps.shutdown.child_token();
                 let task =
-                    tokio::spawn(LeaderHandle::start(ctx.clone(), view.term, cancel.clone(), deps.scheduler.clone()));
+                    tokio::spawn(LeaderHandle::start(
+                        ctx.clone(),
+                        view.term,
+                        cancel.clone(),
+                        deps.scheduler.clone(),
+                        deps.shard_ddl.clone(),
+                    ));
                 Phase::Starting { term: view.term, cancel, task }
             }
             other => other,

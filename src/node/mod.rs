@@ -182,6 +182,7 @@ impl MasterNode {
             tick: tuning.heartbeat_interval,
             shutdown: token.clone(),
             scheduler: shared.config.scheduler.clone(),
+            shard_ddl: shared.config.shard_ddl.clone(),
         };
         tasks.push(tokio::spawn(leadership::run(ctx, deps)));
         tasks.push(tokio::spawn(announce::run(shared.clone(), token)));

@@ -1,12 +1,14 @@
 //! A worker's assignment stream (`WatchAssignments`), served by the leader from the replicated
-//! state: the bound source with its epoch, and the subtasks on it with their expected stages.
+//! state: the bound source with its epoch, the subtasks on it with their expected stages, and
+//! their shard-DDL operations that are not done yet.
 //!
 //! 1. On connect, read the worker's assignment at revision R and subscribe after R, atomically.
 //!    If the worker resumes from revision F and the history shows nothing of its own changed in
 //!    (F, R], send only "unchanged as of R"; otherwise (or if the history is gone) send it whole.
 //! 2. For every later change batch that touches the worker (its binding, its source's config or
-//!    binding, or a subtask on its source), send the whole assignment again, read at the current
-//!    revision. The worker reconciles to each one, so a repeat is harmless.
+//!    binding, a subtask or a shard-DDL operation on its source), send the whole assignment
+//!    again, read at the current revision. The worker reconciles to each one, so a repeat is
+//!    harmless.
 //! 3. If the feed says resync, re-read and send the whole assignment.
 //! 4. End when the leader term ends (the worker reconnects to the next leader) or the worker goes.
 
@@ -15,6 +17,7 @@ use std::sync::Arc;
 use dm_storage::feed::{ChangeBatch, FeedError};
 use dm_storage::keys::KeyCodec;
 use dm_storage::scheduling::{Bounds, Sources, Subtasks, WorkerBounds};
+use dm_storage::shardddl::{OptimismOps, PessimismOps};
 use dm_storage::state::View;
 use dm_storage::{StateReader, StoreError};
 use tokio::sync::mpsc;
@@ -22,7 +25,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
-use crate::pb::master::{Assignment, BoundSource, SubtaskAssignment};
+use crate::pb::master::{Assignment, BoundSource, ShardDdlOperation, ShardMode, SubtaskAssignment};
 
 /// The worker's whole assignment at the view's revision.
 pub fn assignment(view: &View<'_>, worker: &str) -> Result<Assignment, StoreError> {
@@ -44,6 +47,45 @@ pub fn assignment(view: &View<'_>, worker: &str) -> Result<Assignment, StoreErro
             revision: r.mod_revision,
         })
         .collect();
+    for st in &out.subtasks {
+        out.shard_ddl_ops.extend(shard_ddl_ops(view, &st.task, &source)?);
+    }
+    Ok(out)
+}
+
+/// The shard-DDL operations of a subtask that are not done yet.
+fn shard_ddl_ops(view: &View<'_>, task: &str, source: &str) -> Result<Vec<ShardDdlOperation>, StoreError> {
+    let key = (task.to_string(), source.to_string());
+    let mut out = Vec::new();
+    if let Some(op) = view.get::<PessimismOps>(&key)?.map(|r| r.value).filter(|op| !op.done) {
+        out.push(ShardDdlOperation {
+            task: op.task,
+            mode: ShardMode::Pessimistic as i32,
+            lock_id: op.lock_id,
+            ddls: op.ddls,
+            exec: op.exec,
+            ..Default::default()
+        });
+    }
+    for (_, r) in view.list_prefix::<OptimismOps>(&key.encode())? {
+        let op = r.value;
+        if op.done {
+            continue;
+        }
+        out.push(ShardDdlOperation {
+            task: op.task,
+            mode: ShardMode::Optimistic as i32,
+            lock_id: op.lock_id,
+            up_schema: op.up_schema,
+            up_table: op.up_table,
+            ddls: op.ddls,
+            conflict_stage: op.stage.as_str().to_string(),
+            conflict_message: op.message,
+            info_revision: op.info_revision,
+            cols: op.cols,
+            ..Default::default()
+        });
+    }
     Ok(out)
 }
 
@@ -62,6 +104,12 @@ pub fn touches(batch: &ChangeBatch, worker: &str, source: Option<&str>) -> bool 
             return s == source;
         }
         if let Some(Ok((s, _))) = c.key::<Subtasks>() {
+            return s == source;
+        }
+        if let Some(Ok((_, s))) = c.key::<PessimismOps>() {
+            return s == source;
+        }
+        if let Some(Ok((_, s, _, _))) = c.key::<OptimismOps>() {
             return s == source;
         }
         false

@@ -3,6 +3,7 @@
 
 pub mod driver;
 pub mod error;
+pub mod optimist;
 pub mod pessimist;
 pub mod schema;
 pub mod service;
@@ -11,6 +12,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use self::optimist::Optimist;
 use self::pessimist::Pessimist;
 use crate::node::ctx::RaftCtx;
 use crate::node::error::NodeError;
@@ -31,11 +33,13 @@ impl Default for ShardDdlConfig {
 /// The leader's lock keepers, built with the leader handle and cancelled with it.
 pub struct ShardDdl {
     pub pessimist: Pessimist,
+    pub optimist: Optimist,
 }
 
 impl ShardDdl {
     pub async fn start(ctx: RaftCtx, cfg: &ShardDdlConfig, cancel: CancellationToken) -> Result<Self, NodeError> {
-        let pessimist = Pessimist::start(ctx, cfg.unlock_wait, cancel).await?;
-        Ok(ShardDdl { pessimist })
+        let pessimist = Pessimist::start(ctx.clone(), cfg.unlock_wait, cancel.clone()).await?;
+        let optimist = Optimist::start(ctx, cancel).await?;
+        Ok(ShardDdl { pessimist, optimist })
     }
 }

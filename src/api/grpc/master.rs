@@ -14,13 +14,14 @@ use futures::future::join_all;
 use tonic::{Request, Response, Status};
 
 use super::inspect;
-use super::reply::{answer, answer_as_is, err, ok};
+use super::reply::{answer, answer_as_is, answer_msg, err, ok};
 use super::scheduling as sched;
 use crate::error::{Coded, ErrorCode, UserError};
 use crate::node::NodeShared;
 use crate::node::error::NodeError;
 use crate::node::forward::{Route, forwarded, not_leader_status};
 use crate::node::leader::LeaderHandle;
+use crate::shardddl::service as shard;
 use crate::pb::master::master_server::Master;
 use crate::pb::master::*;
 
@@ -276,6 +277,43 @@ impl Master for MasterService {
     ) -> Result<Response<TransferSourceResponse>, Status> {
         let leader = leader_or_forward!(self, req, transfer_source);
         answer(sched::transfer_source(&leader, req.into_inner()).await)
+    }
+
+    async fn put_shard_ddl_info(
+        &self,
+        req: Request<PutShardDdlInfoRequest>,
+    ) -> Result<Response<ShardDdlResponse>, Status> {
+        let leader = leader_or_forward!(self, req, put_shard_ddl_info);
+        answer(shard::put_info(&leader, req.into_inner()).await)
+    }
+
+    async fn put_source_tables(
+        &self,
+        req: Request<PutSourceTablesRequest>,
+    ) -> Result<Response<ShardDdlResponse>, Status> {
+        let leader = leader_or_forward!(self, req, put_source_tables);
+        answer(shard::put_source_tables(&leader, req.into_inner()).await)
+    }
+
+    async fn ack_shard_ddl(&self, req: Request<AckShardDdlRequest>) -> Result<Response<ShardDdlResponse>, Status> {
+        let leader = leader_or_forward!(self, req, ack_shard_ddl);
+        answer(shard::ack(&leader, req.into_inner()).await)
+    }
+
+    async fn show_ddl_locks(
+        &self,
+        req: Request<ShowDdlLocksRequest>,
+    ) -> Result<Response<ShowDdlLocksResponse>, Status> {
+        let leader = leader_or_forward!(self, req, show_ddl_locks);
+        answer(shard::show(&leader, req.into_inner()).await)
+    }
+
+    async fn unlock_ddl_lock(
+        &self,
+        req: Request<UnlockDdlLockRequest>,
+    ) -> Result<Response<UnlockDdlLockResponse>, Status> {
+        let leader = leader_or_forward!(self, req, unlock_ddl_lock);
+        answer_msg(shard::unlock(&leader, req.into_inner()).await)
     }
 
     async fn check_task(&self, req: Request<CheckTaskRequest>) -> Result<Response<CheckTaskResponse>, Status> {

@@ -46,6 +46,9 @@ impl_reply!(
     KvPutResponse,
     KvGetResponse,
     KvDeleteResponse,
+    ShardDdlResponse,
+    ShowDdlLocksResponse,
+    UnlockDdlLockResponse,
 );
 
 /// A successful answer built by `fill`.
@@ -77,6 +80,15 @@ impl ReplyError for crate::scheduler::SchedError {
     fn as_not_leader(&self) -> Option<&NodeError> {
         match self {
             crate::scheduler::SchedError::Node(e) => e.as_not_leader(),
+            _ => None,
+        }
+    }
+}
+
+impl ReplyError for crate::shardddl::error::ShardError {
+    fn as_not_leader(&self) -> Option<&NodeError> {
+        match self {
+            crate::shardddl::error::ShardError::Node(e) => e.as_not_leader(),
             _ => None,
         }
     }
@@ -132,4 +144,22 @@ macro_rules! impl_has_result {
     )*};
 }
 
-impl_has_result!(OperateSourceResponse, StartTaskResponse, OperateTaskResponse, WorkerHeartbeatResponse);
+impl_has_result!(
+    OperateSourceResponse,
+    StartTaskResponse,
+    OperateTaskResponse,
+    WorkerHeartbeatResponse,
+    UnlockDdlLockResponse
+);
+
+/// Like [`answer`], but an `Ok` keeps the `msg` the handler set (a success with notes).
+pub fn answer_msg<R: Reply + HasResult, E: ReplyError>(res: Result<R, E>) -> Result<Response<R>, Status> {
+    match res {
+        Ok(mut r) => {
+            let (_, msg) = r.result_msg();
+            r.set(true, msg, 0);
+            Ok(Response::new(r))
+        }
+        Err(e) => err(e),
+    }
+}
