@@ -164,6 +164,10 @@ fn apply_op(t: &mut Table, op: &AlterTableOperation, changes: &mut Vec<Change>) 
             t.name = last_name(n);
             changes.push(Change::Other);
         }
+        Op::AutoIncrement { value, .. } => {
+            t.options.insert("AUTO_INCREMENT".into(), value.value.to_string());
+            changes.push(Change::TableOptions);
+        }
         _ => changes.push(Change::Other),
     }
     Ok(())

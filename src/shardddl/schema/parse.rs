@@ -144,9 +144,23 @@ pub(crate) fn index_columns(cols: &[IndexColumn]) -> Vec<String> {
     cols.iter()
         .map(|c| match &c.column.expr {
             Expr::Identifier(i) => i.value.clone(),
-            other => other.to_string(),
+            other => prefix_part(&other.to_string()),
         })
         .collect()
+}
+
+/// A prefix index part as sqlparser prints it (`` `c`(10) ``, a function call) → `c(10)`.
+fn prefix_part(text: &str) -> String {
+    use super::lexer::{Tok, tokenize};
+    match tokenize(text).as_slice() {
+        [name, open, len, close] if open.tok == Tok::Punct('(') && close.tok == Tok::Punct(')') => {
+            match (&name.tok, &len.tok) {
+                (Tok::Word { text: n, .. }, Tok::Num(l)) => format!("{n}({l})"),
+                _ => text.to_string(),
+            }
+        }
+        _ => text.to_string(),
+    }
 }
 
 /// A column and the keys its inline options declare (`PRIMARY KEY`, `UNIQUE`).
