@@ -199,10 +199,10 @@ fn apply_column_option(col: &mut Column, opt: &ColumnOption, keys: &mut Vec<Key>
         ColumnOption::Collation(n) => col.collation = Some(last_name(n).to_ascii_lowercase()),
         ColumnOption::Comment(c) => col.comment = Some(c.clone()),
         ColumnOption::Generated { generation_expr: Some(e), .. } => col.generated = Some(e.to_string()),
-        ColumnOption::DialectSpecific(toks) => {
-            if toks.iter().any(|t| t.to_string().eq_ignore_ascii_case("AUTO_INCREMENT")) {
-                col.auto_increment = true;
-            }
+        ColumnOption::DialectSpecific(toks)
+            if toks.iter().any(|t| t.to_string().eq_ignore_ascii_case("AUTO_INCREMENT")) =>
+        {
+            col.auto_increment = true
         }
         ColumnOption::PrimaryKey(_) => {
             col.nullable = false;

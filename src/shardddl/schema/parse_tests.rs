@@ -98,3 +98,35 @@ fn t14_serde_round_trip() {
     let json = serde_json::to_string(&t).unwrap();
     assert_eq!(serde_json::from_str::<Table>(&json).unwrap(), t);
 }
+
+#[test]
+fn t15_every_mysql_type_parses() {
+    let cases = [
+        ("tinyint(4)", "tinyint(4)"),
+        ("SMALLINT UNSIGNED", "smallint unsigned"),
+        ("mediumint(8) unsigned", "mediumint(8) unsigned"),
+        ("bigint(20) unsigned zerofill", "bigint(20) unsigned zerofill"),
+        ("float", "float"),
+        ("double(10,4)", "double(10,4)"),
+        ("real", "double"),
+        ("bool", "tinyint(1)"),
+        ("decimal(65,30)", "decimal(65,30)"),
+        ("char(1)", "char(1)"),
+        ("binary(16)", "binary(16)"),
+        ("varbinary(255)", "varbinary(255)"),
+        ("tinytext", "tinytext"),
+        ("longtext", "longtext"),
+        ("mediumblob", "mediumblob"),
+        ("date", "date"),
+        ("time(6)", "time(6)"),
+        ("timestamp(3)", "timestamp(3)"),
+        ("year", "year"),
+        ("bit(8)", "bit(8)"),
+        ("json", "json"),
+        ("set('a','b')", "set('a','b')"),
+    ];
+    for (ty, want) in cases {
+        let t = parse_create_table(&format!("CREATE TABLE t (c {ty})")).unwrap_or_else(|e| panic!("{ty}: {e}"));
+        assert_eq!(t.columns[0].ty.to_string(), want, "{ty}");
+    }
+}
