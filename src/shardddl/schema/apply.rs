@@ -9,7 +9,7 @@ use sqlparser::ast::{
 use super::fallback;
 use super::lexer::tokenize;
 use super::parse::{
-    Key, add_key, column_from_def, default_text, index_columns, key_from_constraint, last_name, parse_sql,
+    Key, add_key, column_from_def, default_text, index_columns, key_from_constraint, last_name, normalize, parse_sql,
     strip_prefix_len, table_from_create,
 };
 use super::types::ColumnType;
@@ -39,6 +39,7 @@ pub fn apply(table: &Table, ddl: &str) -> Result<Applied, SchemaError> {
     let mut t = table.clone();
     let mut changes = Vec::new();
     apply_statement(&mut t, stmt, &mut changes)?;
+    normalize(&mut t);
     Ok(Applied { table: t, changes, fallback: false })
 }
 

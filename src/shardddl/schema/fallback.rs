@@ -5,7 +5,7 @@
 
 use super::apply::{apply_statement, drop_index, rename_index};
 use super::lexer::{Spanned, Tok, split_top_level};
-use super::parse::{parse_sql, set_table_option};
+use super::parse::{normalize, parse_sql, set_table_option};
 use super::render::quote_ident;
 use super::{Applied, Change, SchemaError, Table};
 
@@ -38,6 +38,7 @@ pub(crate) fn apply_alter(table: &Table, sql: &str, toks: &[Spanned]) -> Result<
             }
         }
     }
+    normalize(&mut t);
     Ok(Applied { table: t, changes, fallback: true })
 }
 

@@ -10,7 +10,7 @@ use sqlparser::ast::{
 use sqlparser::dialect::MySqlDialect;
 use sqlparser::parser::Parser;
 
-use super::types::ColumnType;
+use super::types::{ColumnType, quote_str};
 use super::{Column, Index, SchemaError, Table};
 
 /// Parses one `CREATE TABLE` statement (as `SHOW CREATE TABLE` prints it) into a `Table`.
@@ -64,6 +64,7 @@ pub(crate) fn table_from_create(ct: &CreateTable) -> Result<Table, SchemaError> 
             }
         }
     }
+    normalize(&mut table);
     Ok(table)
 }
 
@@ -216,11 +217,39 @@ fn apply_column_option(col: &mut Column, opt: &ColumnOption, keys: &mut Vec<Key>
     }
 }
 
-/// The default as SQL text; `DEFAULT NULL` is no default.
+/// The default as SQL text; `DEFAULT NULL` is no default, and a number is quoted (`0` → `'0'`) the way
+/// SHOW CREATE TABLE prints it, so a DDL's `DEFAULT 0` equals a dumped `DEFAULT '0'`.
 pub(crate) fn default_text(e: &Expr) -> Option<String> {
+    use sqlparser::ast::UnaryOperator;
     match e {
         Expr::Value(v) if matches!(v.value, Value::Null) => None,
+        Expr::Value(v) => match &v.value {
+            Value::Number(n, _) => Some(quote_str(n)),
+            other => Some(other.to_string()),
+        },
+        Expr::UnaryOp { op: UnaryOperator::Minus, expr } => match expr.as_ref() {
+            Expr::Value(v) if matches!(v.value, Value::Number(..)) => Some(quote_str(&format!("-{}", v.value))),
+            _ => Some(e.to_string()),
+        },
         other => Some(other.to_string()),
+    }
+}
+
+/// MySQL shows a column charset or collation only when it differs from the table's: drop the ones that repeat
+/// it, and make primary-key columns NOT NULL, so equal schemas compare equal however they were written.
+pub(crate) fn normalize(table: &mut Table) {
+    let pk: Vec<String> =
+        table.primary_key.iter().flatten().map(|c| strip_prefix_len(c).to_ascii_lowercase()).collect();
+    for col in &mut table.columns {
+        if col.charset.is_some() && col.charset == table.charset {
+            col.charset = None;
+        }
+        if col.collation.is_some() && col.collation == table.collation {
+            col.collation = None;
+        }
+        if pk.contains(&col.name.to_ascii_lowercase()) {
+            col.nullable = false;
+        }
     }
 }
 
