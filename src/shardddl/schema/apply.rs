@@ -83,20 +83,7 @@ fn apply_op(t: &mut Table, op: &AlterTableOperation, changes: &mut Vec<Change>) 
     use AlterTableOperation as Op;
     match op {
         Op::AddColumn { column_def, column_position, if_not_exists, .. } => {
-            let (col, keys) = column_from_def(column_def)?;
-            if t.column(&col.name).is_some() {
-                if *if_not_exists {
-                    return Ok(());
-                }
-                return Err(SchemaError::DuplicateColumn { table: t.name.clone(), column: col.name });
-            }
-            let name = col.name.clone();
-            let at = position(t, column_position.as_ref(), t.columns.len())?;
-            t.columns.insert(at, col);
-            for k in keys {
-                add_key(t, k)?;
-            }
-            changes.push(Change::AddColumn(name));
+            add_column(t, column_def, column_position.as_ref(), *if_not_exists, changes)?
         }
         Op::DropColumn { column_names, if_exists, .. } => {
             for n in column_names {
@@ -117,30 +104,11 @@ fn apply_op(t: &mut Table, op: &AlterTableOperation, changes: &mut Vec<Change>) 
         Op::ChangeColumn { old_name, new_name, data_type, options, column_position } => {
             replace_column(t, old_name, new_name, data_type, options, column_position.as_ref(), changes)?;
         }
-        Op::RenameColumn { old_column_name, new_column_name } => {
-            rename_column(t, &old_column_name.value, &new_column_name.value)?;
-            changes
-                .push(Change::RenameColumn { from: old_column_name.value.clone(), to: new_column_name.value.clone() });
+        Op::RenameColumn { old_column_name: from, new_column_name: to } => {
+            rename_column(t, &from.value, &to.value)?;
+            changes.push(Change::RenameColumn { from: from.value.clone(), to: to.value.clone() });
         }
-        Op::AlterColumn { column_name, op } => {
-            let i = t.column_index(&column_name.value).ok_or_else(|| unknown_column(t, &column_name.value))?;
-            let col = &mut t.columns[i];
-            match op {
-                AlterColumnOperation::SetDefault { value } => col.default = default_text(value),
-                AlterColumnOperation::DropDefault => col.default = None,
-                AlterColumnOperation::SetNotNull => col.nullable = false,
-                AlterColumnOperation::DropNotNull => col.nullable = true,
-                AlterColumnOperation::SetDataType { data_type, .. } => {
-                    col.ty = ColumnType::parse(&data_type.to_string()).map_err(|reason| SchemaError::BadType {
-                        column: col.name.clone(),
-                        ty: data_type.to_string(),
-                        reason,
-                    })?
-                }
-                _ => {}
-            }
-            changes.push(Change::ModifyColumn(col.name.clone()));
-        }
+        Op::AlterColumn { column_name, op } => alter_column(t, &column_name.value, op, changes)?,
         Op::AddConstraint { constraint, .. } => match key_from_constraint(constraint) {
             Some(Key::Primary(cols)) => {
                 add_key(t, Key::Primary(cols))?;
@@ -160,8 +128,7 @@ fn apply_op(t: &mut Table, op: &AlterTableOperation, changes: &mut Vec<Change>) 
             // A CHECK or FOREIGN KEY constraint: not in the model.
             Err(_) => changes.push(Change::Other),
         },
-        Op::RenameTable { table_name } => {
-            let (RenameTableNameKind::As(n) | RenameTableNameKind::To(n)) = table_name;
+        Op::RenameTable { table_name: RenameTableNameKind::As(n) | RenameTableNameKind::To(n) } => {
             t.name = last_name(n);
             changes.push(Change::Other);
         }
@@ -171,6 +138,58 @@ fn apply_op(t: &mut Table, op: &AlterTableOperation, changes: &mut Vec<Change>) 
         }
         _ => changes.push(Change::Other),
     }
+    Ok(())
+}
+
+fn add_column(
+    t: &mut Table,
+    def: &ColumnDef,
+    pos: Option<&MySQLColumnPosition>,
+    if_not_exists: bool,
+    changes: &mut Vec<Change>,
+) -> Result<(), SchemaError> {
+    let (col, keys) = column_from_def(def)?;
+    if t.column(&col.name).is_some() {
+        if if_not_exists {
+            return Ok(());
+        }
+        return Err(SchemaError::DuplicateColumn { table: t.name.clone(), column: col.name });
+    }
+    let name = col.name.clone();
+    let at = position(t, pos, t.columns.len())?;
+    t.columns.insert(at, col);
+    for k in keys {
+        add_key(t, k)?;
+    }
+    changes.push(Change::AddColumn(name));
+    Ok(())
+}
+
+/// ALTER COLUMN … SET/DROP DEFAULT (and the non-MySQL forms sqlparser also reads).
+fn alter_column(
+    t: &mut Table,
+    name: &str,
+    op: &AlterColumnOperation,
+    changes: &mut Vec<Change>,
+) -> Result<(), SchemaError> {
+    let i = t.column_index(name).ok_or_else(|| unknown_column(t, name))?;
+    let col = &mut t.columns[i];
+    match op {
+        AlterColumnOperation::SetDefault { value } => col.default = default_text(value),
+        AlterColumnOperation::DropDefault => col.default = None,
+        AlterColumnOperation::SetNotNull => col.nullable = false,
+        AlterColumnOperation::DropNotNull => col.nullable = true,
+        AlterColumnOperation::SetDataType { data_type, .. } => {
+            let ty = data_type.to_string();
+            col.ty = ColumnType::parse(&ty).map_err(|reason| SchemaError::BadType {
+                column: col.name.clone(),
+                ty,
+                reason,
+            })?;
+        }
+        _ => {}
+    }
+    changes.push(Change::ModifyColumn(col.name.clone()));
     Ok(())
 }
 
