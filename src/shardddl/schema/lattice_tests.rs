@@ -102,10 +102,10 @@ fn cases() -> Vec<(&'static str, &'static str, &'static str, Cmp, Join)> {
         ("enum reordered", "a enum('x','y')", "a enum('y','x')", Not("incompatible"), Conflict("incompatible")),
         (
             "quoted and bare number defaults",
-            "a int DEFAULT 0, b double DEFAULT -1.5",
-            "a int DEFAULT '0', b double DEFAULT '-1.5'",
+            "a int DEFAULT 0, b double DEFAULT -1.5, c varchar(3) DEFAULT \"x\", d tinyint(1) DEFAULT TRUE",
+            "a int DEFAULT '0', b double DEFAULT '-1.5', c varchar(3) DEFAULT 'x', d bool DEFAULT '1'",
             Is(Equal),
-            To("a int DEFAULT '0', b double DEFAULT '-1.5'"),
+            To("a int DEFAULT 0, b double DEFAULT -1.5, c varchar(3) DEFAULT \"x\", d tinyint(1) DEFAULT TRUE"),
         ),
         (
             "column charset repeating the table's",

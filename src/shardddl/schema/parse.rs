@@ -217,14 +217,17 @@ fn apply_column_option(col: &mut Column, opt: &ColumnOption, keys: &mut Vec<Key>
     }
 }
 
-/// The default as SQL text; `DEFAULT NULL` is no default, and a number is quoted (`0` → `'0'`) the way
-/// SHOW CREATE TABLE prints it, so a DDL's `DEFAULT 0` equals a dumped `DEFAULT '0'`.
+/// The default as SQL text; `DEFAULT NULL` is no default, and literals are single-quoted (`0` → `'0'`,
+/// `"x"` → `'x'`, `TRUE` → `'1'`) the way SHOW CREATE TABLE prints them, so a DDL's `DEFAULT 0` equals a
+/// dumped `DEFAULT '0'`. Expressions (`CURRENT_TIMESTAMP`) are kept as sqlparser prints them.
 pub(crate) fn default_text(e: &Expr) -> Option<String> {
     use sqlparser::ast::UnaryOperator;
     match e {
         Expr::Value(v) if matches!(v.value, Value::Null) => None,
         Expr::Value(v) => match &v.value {
             Value::Number(n, _) => Some(quote_str(n)),
+            Value::SingleQuotedString(t) | Value::DoubleQuotedString(t) => Some(quote_str(t)),
+            Value::Boolean(b) => Some(quote_str(if *b { "1" } else { "0" })),
             other => Some(other.to_string()),
         },
         Expr::UnaryOp { op: UnaryOperator::Minus, expr } => match expr.as_ref() {

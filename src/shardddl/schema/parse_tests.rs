@@ -69,6 +69,7 @@ fn t12_round_trip() {
         "CREATE TABLE t (a int NOT NULL, b int NOT NULL, PRIMARY KEY (a, b), UNIQUE KEY u (b, a)) ENGINE=MyISAM",
         "CREATE TABLE t (a timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP, b longblob)",
         "CREATE TABLE t (a int) COMMENT='x y' DEFAULT CHARSET=latin1",
+        "CREATE TABLE t (a varchar(5) DEFAULT 'a\\\\b', b varchar(5) DEFAULT \"it's\" COMMENT 'c\\'d')",
     ];
     for sql in cases {
         let t = parse_create_table(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
