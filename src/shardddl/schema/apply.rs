@@ -7,7 +7,7 @@ use sqlparser::ast::{
 };
 
 use super::fallback;
-use super::lexer::tokenize;
+use super::lexer::{Spanned, tokenize};
 use super::parse::{
     Key, add_key, column_from_def, default_text, index_columns, key_from_constraint, last_name, normalize, parse_sql,
     strip_prefix_len, table_from_create,
@@ -24,23 +24,37 @@ const DDL_KEYWORDS: [&str; 5] = ["ALTER", "CREATE", "DROP", "RENAME", "TRUNCATE"
 /// returned unchanged with `Change::Other` and `fallback: true`. Only a statement that is not DDL at all is.
 pub fn apply(table: &Table, ddl: &str) -> Result<Applied, SchemaError> {
     let toks = tokenize(ddl);
+    let Some(parsed) = check(ddl, &toks)? else {
+        return if toks[0].tok.is_kw("ALTER") {
+            fallback::apply_alter(table, ddl, &toks)
+        } else {
+            Ok(fallback::unparsed(table))
+        };
+    };
+    let mut t = table.clone();
+    let mut changes = Vec::new();
+    apply_statement(&mut t, &parsed, &mut changes)?;
+    normalize(&mut t);
+    Ok(Applied { table: t, changes, fallback: false })
+}
+
+/// Checks, without a table, that `ddl` is one statement `apply` accepts: a DDL statement on a table
+/// (ALTER/CREATE/DROP/RENAME/TRUNCATE). DDL that sqlparser cannot read passes, as `apply` passes it through.
+pub fn check_ddl(ddl: &str) -> Result<(), SchemaError> {
+    check(ddl, &tokenize(ddl)).map(|_| ())
+}
+
+/// The statement if sqlparser reads it, `None` if it is DDL sqlparser cannot read, or why it is not acceptable.
+fn check(ddl: &str, toks: &[Spanned]) -> Result<Option<Statement>, SchemaError> {
     let is_ddl = toks.first().is_some_and(|t| DDL_KEYWORDS.iter().any(|kw| t.tok.is_kw(kw)));
     if !is_ddl {
         return Err(SchemaError::NotTableDdl { sql: ddl.to_string() });
     }
-    let stmts = match parse_sql(ddl) {
-        Ok(stmts) => stmts,
-        Err(_) if toks[0].tok.is_kw("ALTER") => return fallback::apply_alter(table, ddl, &toks),
-        Err(_) => return Ok(fallback::unparsed(table)),
-    };
-    let [stmt] = stmts.as_slice() else {
+    let Ok(mut stmts) = parse_sql(ddl) else { return Ok(None) };
+    if stmts.len() != 1 {
         return Err(SchemaError::Parse { sql: ddl.to_string(), reason: "expected exactly one statement".into() });
-    };
-    let mut t = table.clone();
-    let mut changes = Vec::new();
-    apply_statement(&mut t, stmt, &mut changes)?;
-    normalize(&mut t);
-    Ok(Applied { table: t, changes, fallback: false })
+    }
+    Ok(stmts.pop())
 }
 
 /// Applies a parsed statement in place, appending to `changes`.

@@ -233,3 +233,27 @@ fn t25_create_table_replaces_the_model() {
     assert_eq!(got.table, parse_create_table("CREATE TABLE t (x int)").unwrap());
     assert_eq!(got.changes, [Other]);
 }
+
+#[test]
+fn t26_check_ddl_without_a_table() {
+    let ok = [
+        "ALTER TABLE t ADD c int",
+        "ALTER TABLE t ENGINE=InnoDB",
+        "CREATE INDEX i ON t (a)",
+        "DROP ???",
+        "RENAME TABLE a TO b",
+    ];
+    for ddl in ok {
+        assert_eq!(check_ddl(ddl), Ok(()), "{ddl}");
+    }
+    let bad = [
+        ("SELECT 1", "is not a DDL statement"),
+        ("  ", "is not a DDL statement"),
+        ("ALTER TABLE t ADD c int; ALTER TABLE t ADD d int", "expected exactly one statement"),
+    ];
+    for (ddl, want) in bad {
+        let err = check_ddl(ddl).unwrap_err().to_string();
+        assert!(err.contains(want), "{ddl}: {err}");
+        assert!(apply(&base(), ddl).is_err(), "{ddl}");
+    }
+}

@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use apply::apply;
+pub use apply::{apply, check_ddl};
 pub use error::{Incomparable, JoinConflict, SchemaError};
 pub use lattice::{compare, join};
 pub use parse::parse_create_table;
