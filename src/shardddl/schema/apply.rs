@@ -7,9 +7,9 @@ use sqlparser::ast::{
 };
 
 use super::fallback;
-use super::lexer::tokenize;
+use super::lexer::{Spanned, tokenize};
 use super::parse::{
-    Key, add_key, column_from_def, default_text, index_columns, key_from_constraint, last_name, parse_sql,
+    Key, add_key, column_from_def, default_text, index_columns, key_from_constraint, last_name, normalize, parse_sql,
     strip_prefix_len, table_from_create,
 };
 use super::types::ColumnType;
@@ -24,22 +24,37 @@ const DDL_KEYWORDS: [&str; 5] = ["ALTER", "CREATE", "DROP", "RENAME", "TRUNCATE"
 /// returned unchanged with `Change::Other` and `fallback: true`. Only a statement that is not DDL at all is.
 pub fn apply(table: &Table, ddl: &str) -> Result<Applied, SchemaError> {
     let toks = tokenize(ddl);
+    let Some(parsed) = check(ddl, &toks)? else {
+        return if toks[0].tok.is_kw("ALTER") {
+            fallback::apply_alter(table, ddl, &toks)
+        } else {
+            Ok(fallback::unparsed(table))
+        };
+    };
+    let mut t = table.clone();
+    let mut changes = Vec::new();
+    apply_statement(&mut t, &parsed, &mut changes)?;
+    normalize(&mut t);
+    Ok(Applied { table: t, changes, fallback: false })
+}
+
+/// Checks, without a table, that `ddl` is one statement `apply` accepts: a DDL statement on a table
+/// (ALTER/CREATE/DROP/RENAME/TRUNCATE). DDL that sqlparser cannot read passes, as `apply` passes it through.
+pub fn check_ddl(ddl: &str) -> Result<(), SchemaError> {
+    check(ddl, &tokenize(ddl)).map(|_| ())
+}
+
+/// The statement if sqlparser reads it, `None` if it is DDL sqlparser cannot read, or why it is not acceptable.
+fn check(ddl: &str, toks: &[Spanned]) -> Result<Option<Statement>, SchemaError> {
     let is_ddl = toks.first().is_some_and(|t| DDL_KEYWORDS.iter().any(|kw| t.tok.is_kw(kw)));
     if !is_ddl {
         return Err(SchemaError::NotTableDdl { sql: ddl.to_string() });
     }
-    let stmts = match parse_sql(ddl) {
-        Ok(stmts) => stmts,
-        Err(_) if toks[0].tok.is_kw("ALTER") => return fallback::apply_alter(table, ddl, &toks),
-        Err(_) => return Ok(fallback::unparsed(table)),
-    };
-    let [stmt] = stmts.as_slice() else {
+    let Ok(mut stmts) = parse_sql(ddl) else { return Ok(None) };
+    if stmts.len() != 1 {
         return Err(SchemaError::Parse { sql: ddl.to_string(), reason: "expected exactly one statement".into() });
-    };
-    let mut t = table.clone();
-    let mut changes = Vec::new();
-    apply_statement(&mut t, stmt, &mut changes)?;
-    Ok(Applied { table: t, changes, fallback: false })
+    }
+    Ok(stmts.pop())
 }
 
 /// Applies a parsed statement in place, appending to `changes`.
@@ -82,20 +97,7 @@ fn apply_op(t: &mut Table, op: &AlterTableOperation, changes: &mut Vec<Change>) 
     use AlterTableOperation as Op;
     match op {
         Op::AddColumn { column_def, column_position, if_not_exists, .. } => {
-            let (col, keys) = column_from_def(column_def)?;
-            if t.column(&col.name).is_some() {
-                if *if_not_exists {
-                    return Ok(());
-                }
-                return Err(SchemaError::DuplicateColumn { table: t.name.clone(), column: col.name });
-            }
-            let name = col.name.clone();
-            let at = position(t, column_position.as_ref(), t.columns.len())?;
-            t.columns.insert(at, col);
-            for k in keys {
-                add_key(t, k)?;
-            }
-            changes.push(Change::AddColumn(name));
+            add_column(t, column_def, column_position.as_ref(), *if_not_exists, changes)?
         }
         Op::DropColumn { column_names, if_exists, .. } => {
             for n in column_names {
@@ -116,30 +118,11 @@ fn apply_op(t: &mut Table, op: &AlterTableOperation, changes: &mut Vec<Change>) 
         Op::ChangeColumn { old_name, new_name, data_type, options, column_position } => {
             replace_column(t, old_name, new_name, data_type, options, column_position.as_ref(), changes)?;
         }
-        Op::RenameColumn { old_column_name, new_column_name } => {
-            rename_column(t, &old_column_name.value, &new_column_name.value)?;
-            changes
-                .push(Change::RenameColumn { from: old_column_name.value.clone(), to: new_column_name.value.clone() });
+        Op::RenameColumn { old_column_name: from, new_column_name: to } => {
+            rename_column(t, &from.value, &to.value)?;
+            changes.push(Change::RenameColumn { from: from.value.clone(), to: to.value.clone() });
         }
-        Op::AlterColumn { column_name, op } => {
-            let i = t.column_index(&column_name.value).ok_or_else(|| unknown_column(t, &column_name.value))?;
-            let col = &mut t.columns[i];
-            match op {
-                AlterColumnOperation::SetDefault { value } => col.default = default_text(value),
-                AlterColumnOperation::DropDefault => col.default = None,
-                AlterColumnOperation::SetNotNull => col.nullable = false,
-                AlterColumnOperation::DropNotNull => col.nullable = true,
-                AlterColumnOperation::SetDataType { data_type, .. } => {
-                    col.ty = ColumnType::parse(&data_type.to_string()).map_err(|reason| SchemaError::BadType {
-                        column: col.name.clone(),
-                        ty: data_type.to_string(),
-                        reason,
-                    })?
-                }
-                _ => {}
-            }
-            changes.push(Change::ModifyColumn(col.name.clone()));
-        }
+        Op::AlterColumn { column_name, op } => alter_column(t, &column_name.value, op, changes)?,
         Op::AddConstraint { constraint, .. } => match key_from_constraint(constraint) {
             Some(Key::Primary(cols)) => {
                 add_key(t, Key::Primary(cols))?;
@@ -159,13 +142,68 @@ fn apply_op(t: &mut Table, op: &AlterTableOperation, changes: &mut Vec<Change>) 
             // A CHECK or FOREIGN KEY constraint: not in the model.
             Err(_) => changes.push(Change::Other),
         },
-        Op::RenameTable { table_name } => {
-            let (RenameTableNameKind::As(n) | RenameTableNameKind::To(n)) = table_name;
+        Op::RenameTable { table_name: RenameTableNameKind::As(n) | RenameTableNameKind::To(n) } => {
             t.name = last_name(n);
             changes.push(Change::Other);
         }
+        Op::AutoIncrement { value, .. } => {
+            t.options.insert("AUTO_INCREMENT".into(), value.value.to_string());
+            changes.push(Change::TableOptions);
+        }
         _ => changes.push(Change::Other),
     }
+    Ok(())
+}
+
+fn add_column(
+    t: &mut Table,
+    def: &ColumnDef,
+    pos: Option<&MySQLColumnPosition>,
+    if_not_exists: bool,
+    changes: &mut Vec<Change>,
+) -> Result<(), SchemaError> {
+    let (col, keys) = column_from_def(def)?;
+    if t.column(&col.name).is_some() {
+        if if_not_exists {
+            return Ok(());
+        }
+        return Err(SchemaError::DuplicateColumn { table: t.name.clone(), column: col.name });
+    }
+    let name = col.name.clone();
+    let at = position(t, pos, t.columns.len())?;
+    t.columns.insert(at, col);
+    for k in keys {
+        add_key(t, k)?;
+    }
+    changes.push(Change::AddColumn(name));
+    Ok(())
+}
+
+/// ALTER COLUMN … SET/DROP DEFAULT (and the non-MySQL forms sqlparser also reads).
+fn alter_column(
+    t: &mut Table,
+    name: &str,
+    op: &AlterColumnOperation,
+    changes: &mut Vec<Change>,
+) -> Result<(), SchemaError> {
+    let i = t.column_index(name).ok_or_else(|| unknown_column(t, name))?;
+    let col = &mut t.columns[i];
+    match op {
+        AlterColumnOperation::SetDefault { value } => col.default = default_text(value),
+        AlterColumnOperation::DropDefault => col.default = None,
+        AlterColumnOperation::SetNotNull => col.nullable = false,
+        AlterColumnOperation::DropNotNull => col.nullable = true,
+        AlterColumnOperation::SetDataType { data_type, .. } => {
+            let ty = data_type.to_string();
+            col.ty = ColumnType::parse(&ty).map_err(|reason| SchemaError::BadType {
+                column: col.name.clone(),
+                ty,
+                reason,
+            })?;
+        }
+        _ => {}
+    }
+    changes.push(Change::ModifyColumn(col.name.clone()));
     Ok(())
 }
 

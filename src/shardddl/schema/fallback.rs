@@ -5,7 +5,7 @@
 
 use super::apply::{apply_statement, drop_index, rename_index};
 use super::lexer::{Spanned, Tok, split_top_level};
-use super::parse::{parse_sql, set_table_option};
+use super::parse::{normalize, parse_sql, set_table_option};
 use super::render::quote_ident;
 use super::{Applied, Change, SchemaError, Table};
 
@@ -17,8 +17,7 @@ pub(crate) fn unparsed(table: &Table) -> Applied {
 /// Applies an ALTER TABLE that sqlparser rejected as a whole.
 pub(crate) fn apply_alter(table: &Table, sql: &str, toks: &[Spanned]) -> Result<Applied, SchemaError> {
     let mut toks = toks;
-    while let Some((last, rest)) = toks.split_last().filter(|(l, _)| l.tok == Tok::Punct(';')) {
-        let _ = last;
+    while let Some((_, rest)) = toks.split_last().filter(|(last, _)| last.tok == Tok::Punct(';')) {
         toks = rest;
     }
     let Some(body) = header_len(toks) else { return Ok(unparsed(table)) };
@@ -39,6 +38,7 @@ pub(crate) fn apply_alter(table: &Table, sql: &str, toks: &[Spanned]) -> Result<
             }
         }
     }
+    normalize(&mut t);
     Ok(Applied { table: t, changes, fallback: true })
 }
 

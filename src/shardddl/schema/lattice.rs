@@ -86,7 +86,10 @@ pub fn join(a: &Table, b: &Table) -> Result<Table, JoinConflict> {
             continue;
         }
         missable(cb)?;
-        let at = after.map_or(0, |i| i + 1);
+        let mut at = after.map_or(0, |i| i + 1);
+        while out.columns.get(at).is_some_and(|c| b.column(&c.name).is_none()) {
+            at += 1; // keep `a`'s own columns that follow the predecessor before it
+        }
         out.columns.insert(at, cb.clone());
         after = Some(at);
     }

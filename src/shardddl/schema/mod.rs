@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use apply::apply;
+pub use apply::{apply, check_ddl};
 pub use error::{Incomparable, JoinConflict, SchemaError};
 pub use lattice::{compare, join};
 pub use parse::parse_create_table;
@@ -91,8 +91,9 @@ pub struct Applied {
     pub table: Table,
     /// What the DDL did, in statement order.
     pub changes: Vec<Change>,
-    /// True when the statement was not fully understood and the table was left (partly) unchanged; the lock
-    /// passes such a DDL through instead of failing.
+    /// True when sqlparser rejected the statement and the fallback read it (`ALTER TABLE t ENGINE=…`). Then
+    /// `changes == [Change::Other]` means it was not understood at all and `table` is unchanged: the lock passes
+    /// such a DDL through instead of failing.
     pub fallback: bool,
 }
 

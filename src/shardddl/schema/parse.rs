@@ -10,7 +10,7 @@ use sqlparser::ast::{
 use sqlparser::dialect::MySqlDialect;
 use sqlparser::parser::Parser;
 
-use super::types::ColumnType;
+use super::types::{ColumnType, quote_str};
 use super::{Column, Index, SchemaError, Table};
 
 /// Parses one `CREATE TABLE` statement (as `SHOW CREATE TABLE` prints it) into a `Table`.
@@ -64,6 +64,7 @@ pub(crate) fn table_from_create(ct: &CreateTable) -> Result<Table, SchemaError> 
             }
         }
     }
+    normalize(&mut table);
     Ok(table)
 }
 
@@ -144,9 +145,23 @@ pub(crate) fn index_columns(cols: &[IndexColumn]) -> Vec<String> {
     cols.iter()
         .map(|c| match &c.column.expr {
             Expr::Identifier(i) => i.value.clone(),
-            other => other.to_string(),
+            other => prefix_part(&other.to_string()),
         })
         .collect()
+}
+
+/// A prefix index part as sqlparser prints it (`` `c`(10) ``, a function call) → `c(10)`.
+fn prefix_part(text: &str) -> String {
+    use super::lexer::{Tok, tokenize};
+    match tokenize(text).as_slice() {
+        [name, open, len, close] if open.tok == Tok::Punct('(') && close.tok == Tok::Punct(')') => {
+            match (&name.tok, &len.tok) {
+                (Tok::Word { text: n, .. }, Tok::Num(l)) => format!("{n}({l})"),
+                _ => text.to_string(),
+            }
+        }
+        _ => text.to_string(),
+    }
 }
 
 /// A column and the keys its inline options declare (`PRIMARY KEY`, `UNIQUE`).
@@ -185,10 +200,10 @@ fn apply_column_option(col: &mut Column, opt: &ColumnOption, keys: &mut Vec<Key>
         ColumnOption::Collation(n) => col.collation = Some(last_name(n).to_ascii_lowercase()),
         ColumnOption::Comment(c) => col.comment = Some(c.clone()),
         ColumnOption::Generated { generation_expr: Some(e), .. } => col.generated = Some(e.to_string()),
-        ColumnOption::DialectSpecific(toks) => {
-            if toks.iter().any(|t| t.to_string().eq_ignore_ascii_case("AUTO_INCREMENT")) {
-                col.auto_increment = true;
-            }
+        ColumnOption::DialectSpecific(toks)
+            if toks.iter().any(|t| t.to_string().eq_ignore_ascii_case("AUTO_INCREMENT")) =>
+        {
+            col.auto_increment = true
         }
         ColumnOption::PrimaryKey(_) => {
             col.nullable = false;
@@ -202,11 +217,42 @@ fn apply_column_option(col: &mut Column, opt: &ColumnOption, keys: &mut Vec<Key>
     }
 }
 
-/// The default as SQL text; `DEFAULT NULL` is no default.
+/// The default as SQL text; `DEFAULT NULL` is no default, and literals are single-quoted (`0` → `'0'`,
+/// `"x"` → `'x'`, `TRUE` → `'1'`) the way SHOW CREATE TABLE prints them, so a DDL's `DEFAULT 0` equals a
+/// dumped `DEFAULT '0'`. Expressions (`CURRENT_TIMESTAMP`) are kept as sqlparser prints them.
 pub(crate) fn default_text(e: &Expr) -> Option<String> {
+    use sqlparser::ast::UnaryOperator;
     match e {
         Expr::Value(v) if matches!(v.value, Value::Null) => None,
+        Expr::Value(v) => match &v.value {
+            Value::Number(n, _) => Some(quote_str(n)),
+            Value::SingleQuotedString(t) | Value::DoubleQuotedString(t) => Some(quote_str(t)),
+            Value::Boolean(b) => Some(quote_str(if *b { "1" } else { "0" })),
+            other => Some(other.to_string()),
+        },
+        Expr::UnaryOp { op: UnaryOperator::Minus, expr } => match expr.as_ref() {
+            Expr::Value(v) if matches!(v.value, Value::Number(..)) => Some(quote_str(&format!("-{}", v.value))),
+            _ => Some(e.to_string()),
+        },
         other => Some(other.to_string()),
+    }
+}
+
+/// MySQL shows a column charset or collation only when it differs from the table's: drop the ones that repeat
+/// it, and make primary-key columns NOT NULL, so equal schemas compare equal however they were written.
+pub(crate) fn normalize(table: &mut Table) {
+    let pk: Vec<String> =
+        table.primary_key.iter().flatten().map(|c| strip_prefix_len(c).to_ascii_lowercase()).collect();
+    for col in &mut table.columns {
+        if col.charset.is_some() && col.charset == table.charset {
+            col.charset = None;
+        }
+        if col.collation.is_some() && col.collation == table.collation {
+            col.collation = None;
+        }
+        if pk.contains(&col.name.to_ascii_lowercase()) {
+            col.nullable = false;
+        }
     }
 }
 

@@ -122,6 +122,9 @@ impl ColumnType {
         if matches!(first.as_str(), "bool" | "boolean") {
             ty.length = Some(1);
         }
+        if matches!(ty.base.as_str(), "char" | "binary") && ty.length.is_none() {
+            ty.length = Some(1); // CHAR = CHAR(1)
+        }
         if ty.base == "decimal" {
             ty.length = Some(ty.length.unwrap_or(10)); // MySQL's defaults: DECIMAL = DECIMAL(10,0).
             ty.scale = Some(ty.scale.unwrap_or(0));
@@ -275,6 +278,7 @@ mod tests {
             ("ENUM('a', 'b''c')", "enum('a','b''c')"),
             ("tinyint(3) zerofill", "tinyint(3) unsigned zerofill"),
             ("datetime(3)", "datetime(3)"),
+            ("char", "char(1)"),
         ];
         for (input, want) in cases {
             assert_eq!(t(input).to_string(), want, "{input}");
