@@ -225,14 +225,13 @@ pub async fn run(ctx: RaftCtx, deps: LeadershipDeps) {
             Phase::Idle if lead && retry_after.is_none_or(|t| now >= t) => {
                 tracing::info!(term = view.term, "starting leader components");
                 let cancel = deps.shutdown.child_token();
-                let task =
-                    tokio::spawn(LeaderHandle::start(
-                        ctx.clone(),
-                        view.term,
-                        cancel.clone(),
-                        deps.scheduler.clone(),
-                        deps.shard_ddl.clone(),
-                    ));
+                let task = tokio::spawn(LeaderHandle::start(
+                    ctx.clone(),
+                    view.term,
+                    cancel.clone(),
+                    deps.scheduler.clone(),
+                    deps.shard_ddl.clone(),
+                ));
                 Phase::Starting { term: view.term, cancel, task }
             }
             other => other,

@@ -62,12 +62,20 @@ impl<K: Keeper> Driven<K> {
     /// Step 1 now (a failed read fails the start), steps 2–4 on a task.
     pub async fn start(ctx: RaftCtx, keeper: K, retry: Duration, cancel: CancellationToken) -> Result<Self, NodeError> {
         let keeper = Arc::new(Mutex::new(keeper));
+        let started = std::time::Instant::now();
         let (plans, sub, rev) = {
             let mut k = keeper.lock().await;
             let (built, sub) = ctx.reader.read_and_subscribe(|v| k.rebuild(v).map(|p| (p, v.revision())));
             let (plans, rev) = built?;
             (plans, sub, rev)
         };
+        tracing::info!(
+            keeper = std::any::type_name::<K>().rsplit("::").next().unwrap_or_default(),
+            revision = rev,
+            plans = plans.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "shard DDL keeper rebuilt its locks"
+        );
         let (tx, rx) = watch::channel(rev);
         let driven = Driven { keeper: keeper.clone(), revision: rx };
         tokio::spawn(run(ctx, keeper, plans, sub, tx, retry, cancel));
@@ -150,7 +158,9 @@ async fn execute<K: Keeper>(ctx: &RaftCtx, keeper: &Mutex<K>, plans: Vec<Plan>) 
                 tracing::warn!(lock = %plan.lock_id, error = %e, "shard DDL lock command not applied");
             }
         }
-        if results.len() < plan.cmds.len() || results.iter().any(|r| matches!(r, Err(e) if !matches!(e, NodeError::Rejected(_)))) {
+        if results.len() < plan.cmds.len()
+            || results.iter().any(|r| matches!(r, Err(e) if !matches!(e, NodeError::Rejected(_))))
+        {
             failed.insert(plan.lock_id.clone());
         }
         keeper.lock().await.planned(&plan, &results);
@@ -159,11 +169,7 @@ async fn execute<K: Keeper>(ctx: &RaftCtx, keeper: &Mutex<K>, plans: Vec<Plan>) 
 }
 
 /// Waits until `cond` holds on the replicated state, at most `timeout`; returns whether it did.
-pub async fn wait_state(
-    reader: &dm_storage::StateReader,
-    timeout: Duration,
-    cond: impl Fn(&View<'_>) -> bool,
-) -> bool {
+pub async fn wait_state(reader: &dm_storage::StateReader, timeout: Duration, cond: impl Fn(&View<'_>) -> bool) -> bool {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         let (ok, mut sub) = reader.read_and_subscribe(&cond);

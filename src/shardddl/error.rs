@@ -26,6 +26,8 @@ pub enum ShardError {
     OwnerTimeout { lock_id: String, owner: String, secs: u64 },
     #[error("{0}")]
     InvalidArgument(String),
+    #[error("source {source_id} is not bound to dm-worker {worker} at epoch {epoch}; stop work on it")]
+    StaleEpoch { source_id: String, worker: String, epoch: u64 },
 }
 
 impl Coded for ShardError {
@@ -38,6 +40,7 @@ impl Coded for ShardError {
             ShardError::UnlockRefused(_) => ErrorCode::ShardUnlockRefused,
             ShardError::OwnerTimeout { .. } => ErrorCode::ShardOwnerTimeout,
             ShardError::InvalidArgument(_) => ErrorCode::InvalidArgument,
+            ShardError::StaleEpoch { .. } => ErrorCode::StaleEpoch,
         }
     }
 }

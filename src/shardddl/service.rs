@@ -45,13 +45,8 @@ fn check_writer(
     let view = l.scheduler.view.get();
     match view.bounds.get(source) {
         Some(b) if b.worker == worker && b.epoch == epoch => {}
-        other => {
-            return Err(Rejected::BoundEpochMismatch {
-                source_id: source.to_string(),
-                expected: epoch,
-                actual: other.filter(|b| b.worker == worker).map(|b| b.epoch),
-            }
-            .into());
+        _ => {
+            return Err(ShardError::StaleEpoch { source_id: source.to_string(), worker: worker.to_string(), epoch });
         }
     }
     let Some(st) = view.subtasks.get(&(task.to_string(), source.to_string())) else {
@@ -60,7 +55,8 @@ fn check_writer(
     let actual = SubtaskConfig::from_stored(&st.config).ok().and_then(|c| c.shard_mode);
     let matches = matches!(
         (actual, mode),
-        (Some(TaskShardMode::Pessimistic), ShardMode::Pessimistic) | (Some(TaskShardMode::Optimistic), ShardMode::Optimistic)
+        (Some(TaskShardMode::Pessimistic), ShardMode::Pessimistic)
+            | (Some(TaskShardMode::Optimistic), ShardMode::Optimistic)
     );
     if !matches {
         return Err(ShardError::ModeMismatch {

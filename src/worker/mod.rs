@@ -20,6 +20,7 @@ pub mod audit;
 pub mod runner;
 pub mod service;
 pub mod session;
+pub mod shardddl;
 pub mod stage;
 pub mod state;
 pub mod unit;

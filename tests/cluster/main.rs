@@ -17,3 +17,4 @@ mod t82_sched_bad_input;
 mod t83_ctl;
 mod t84_openapi;
 mod t85_rate_limit;
+mod t86_shard_pessimistic;

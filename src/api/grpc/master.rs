@@ -21,9 +21,9 @@ use crate::node::NodeShared;
 use crate::node::error::NodeError;
 use crate::node::forward::{Route, forwarded, not_leader_status};
 use crate::node::leader::LeaderHandle;
-use crate::shardddl::service as shard;
 use crate::pb::master::master_server::Master;
 use crate::pb::master::*;
+use crate::shardddl::service as shard;
 
 /// How long `operate-leader evict` waits for leadership to move, at least.
 const HAND_OVER_WAIT: Duration = Duration::from_secs(10);

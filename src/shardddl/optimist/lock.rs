@@ -167,10 +167,7 @@ impl Lock {
             .distinct()
             .map(|t| (t.clone(), joined.as_ref().is_some_and(|j| compare(j, t) == Ok(Ordering::Equal))))
             .collect();
-        self.tables
-            .iter()
-            .map(|(id, t)| (id.clone(), same.iter().any(|(s, eq)| *eq && Arc::ptr_eq(s, t))))
-            .collect()
+        self.tables.iter().map(|(id, t)| (id.clone(), same.iter().any(|(s, eq)| *eq && Arc::ptr_eq(s, t)))).collect()
     }
 
     /// Every table has the joined schema and its operation done: the lock can go.

@@ -11,7 +11,7 @@ fn table(sql: &str) -> Arc<Table> {
 }
 
 fn id(n: usize) -> TableId {
-    TableId::new(&format!("s{}", (n + 1) / 2), "db", &format!("t{n}"))
+    TableId::new(&format!("s{}", n.div_ceil(2)), "db", &format!("t{n}"))
 }
 
 /// A lock over `n` tables, all at BASE.
@@ -52,7 +52,11 @@ fn t10_add_column_everywhere_then_resolved() {
     let mut l = lock(3);
     let add = "ALTER TABLE tb ADD COLUMN c INT";
     let o = sync(&mut l, 1, &[add], 10);
-    assert_eq!((o.stage, o.ddls.clone()), (ConflictStage::None, vec![add.to_string()]), "first add changes the joined schema");
+    assert_eq!(
+        (o.stage, o.ddls.clone()),
+        (ConflictStage::None, vec![add.to_string()]),
+        "first add changes the joined schema"
+    );
     assert_eq!(l.joined().unwrap().columns.len(), 4);
     assert!(!l.is_resolved());
     l.mark_done(&id(1));
@@ -171,7 +175,11 @@ fn t80_not_null_without_default_and_ignore_conflict() {
     let mut l = lock(2);
     let add = "ALTER TABLE tb ADD COLUMN c INT NOT NULL";
     let o = sync(&mut l, 1, &[add], 10);
-    assert_eq!(o.stage, ConflictStage::SkipAndWaitRedirect, "a NOT NULL column without default can't be missing: {o:?}");
+    assert_eq!(
+        o.stage,
+        ConflictStage::SkipAndWaitRedirect,
+        "a NOT NULL column without default can't be missing: {o:?}"
+    );
     // With ignore_conflict an error stage moves the table forward anyway.
     let mut l = lock(2);
     sync(&mut l, 1, &["ALTER TABLE tb RENAME COLUMN a TO x"], 10);

@@ -65,7 +65,8 @@ pub fn info_command(r: PutShardDdlInfoRequest, table: ShardTable) -> Result<Comm
         tables_after: r.tables_after,
         ignore_conflict: r.ignore_conflict,
     };
-    schemas(&info).map_err(|e| ShardError::InvalidDdl(format!("{e} (table `{}`.`{}`)", info.up_schema, info.up_table)))?;
+    schemas(&info)
+        .map_err(|e| ShardError::InvalidDdl(format!("{e} (table `{}`.`{}`)", info.up_schema, info.up_table)))?;
     Ok(Command::PutOptimismInfo { info, epoch: r.epoch })
 }
 
@@ -206,8 +207,11 @@ impl Optimist {
             .get::<OptimismInfos>(&key)
             .map_err(NodeError::from)?
             .filter(|i| i.mod_revision == state.info_revision)
-            .ok_or_else(|| ShardError::UnlockRefused(format!("the Info of table {} changed; list the locks again", id.display())))?;
-        let last: Option<Arc<_>> = if skip { None } else { schemas(&info.value).ok().and_then(|(_, a)| a.last().cloned()) };
+            .ok_or_else(|| {
+                ShardError::UnlockRefused(format!("the Info of table {} changed; list the locks again", id.display()))
+            })?;
+        let last: Option<Arc<_>> =
+            if skip { None } else { schemas(&info.value).ok().and_then(|(_, a)| a.last().cloned()) };
         let lock = k.locks.get_mut(&r.id).expect("checked above");
         lock.unlock_table(&id, !skip, last.as_ref());
         let ddls = if skip { Vec::new() } else { info.value.ddls.clone() };

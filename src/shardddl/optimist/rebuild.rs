@@ -59,7 +59,11 @@ pub(super) fn rebuild(k: &mut OptimistKeeper, view: &View<'_>) -> Result<Vec<Pla
 
 /// Merges the replayed plans into few commands, leaving out operations already stored (done or
 /// not) and keeping dropped-column records and removals as they are.
-fn batch(plans: Vec<Plan>, stored: &std::collections::BTreeMap<dm_storage::shardddl::TableKey, OptimismOp>, k: &OptimistKeeper) -> Vec<Plan> {
+fn batch(
+    plans: Vec<Plan>,
+    stored: &std::collections::BTreeMap<dm_storage::shardddl::TableKey, OptimismOp>,
+    k: &OptimistKeeper,
+) -> Vec<Plan> {
     let mut ops: Vec<OptimismOp> = Vec::new();
     let mut others: Vec<Plan> = Vec::new();
     let mut seen = BTreeSet::new();
@@ -96,7 +100,10 @@ fn batch(plans: Vec<Plan>, stored: &std::collections::BTreeMap<dm_storage::shard
         bytes += op.lock_id.len() + op.ddls.iter().map(String::len).sum::<usize>() + op.message.len() + 128;
         cur.push(op);
         if bytes >= BATCH_BYTES {
-            out.push(Plan { lock_id: String::new(), cmds: vec![Command::PutOptimismOps { ops: std::mem::take(&mut cur), skip_done: true }] });
+            out.push(Plan {
+                lock_id: String::new(),
+                cmds: vec![Command::PutOptimismOps { ops: std::mem::take(&mut cur), skip_done: true }],
+            });
             bytes = 0;
         }
     }

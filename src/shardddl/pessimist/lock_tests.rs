@@ -61,10 +61,10 @@ fn t20_owner_executes_then_others_skip_then_removed() {
     let mut stages = vec![];
     let record = |k: &LockKeeper, stages: &mut Vec<LockStage>| {
         let s = k.locks[ID].stage();
-        if let Some(prev) = stages.last() {
-            if *prev != s {
-                assert!(prev.can_become(s), "{prev:?} -> {s:?}");
-            }
+        if let Some(prev) = stages.last()
+            && *prev != s
+        {
+            assert!(prev.can_become(s), "{prev:?} -> {s:?}");
         }
         stages.push(s);
     };
@@ -110,7 +110,8 @@ fn t30_different_ddls_are_an_error_shown_on_the_lock() {
 
 #[test]
 fn t40_sources_leaving_the_task() {
-    let cases: &[(&str, &[&str], &str, &str, &[&str])] = &[
+    type Case<'a> = (&'a str, &'a [&'a str], &'a str, &'a str, &'a [&'a str]);
+    let cases: &[Case] = &[
         // (case, ready sources, leaving, owner after, plan after)
         ("non-owner never arrived", &["s1", "s2"], "s3", "s1", &["s1:exec"]),
         ("owner leaves before executing", &["s1", "s2"], "s1", "s2", &[]),

@@ -83,7 +83,8 @@ impl Pessimist {
     pub async fn unlock(&self, u: &Unlock) -> Result<String, ShardError> {
         let (lock, owner) = {
             let mut k = self.driven.keeper.lock().await;
-            let lock = k.locks.locks.get(&u.lock_id).cloned().ok_or_else(|| ShardError::LockNotFound(u.lock_id.clone()))?;
+            let lock =
+                k.locks.locks.get(&u.lock_id).cloned().ok_or_else(|| ShardError::LockNotFound(u.lock_id.clone()))?;
             let owner = u.replace_owner.clone().unwrap_or_else(|| lock.owner.clone());
             let waiting = lock.members.get(&owner).is_some_and(|m| m.ready);
             if !u.skip && !waiting && !u.force_remove {
@@ -119,8 +120,7 @@ impl Pessimist {
                 notes.push(format!("source {owner} did not execute the DDLs in time; the lock is removed anyway"));
             }
         }
-        let skip_to: Vec<String> =
-            lock.synced().into_iter().filter(|s| u.skip || Some(s) != owner.as_ref()).collect();
+        let skip_to: Vec<String> = lock.synced().into_iter().filter(|s| u.skip || Some(s) != owner.as_ref()).collect();
         if !skip_to.is_empty() {
             let ops = skip_to.iter().map(|s| lock.op(s, false)).collect();
             self.propose(Command::PutPessimismOps { ops, skip_done: true }).await?;

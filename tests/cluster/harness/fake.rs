@@ -8,6 +8,7 @@ use dm::client::ClusterClient;
 use dm::pb::master::*;
 use dm::pb::worker::worker_server::{Worker, WorkerServer};
 use dm::pb::worker::{QueryStatusRequest, QueryStatusResponse, SourceStatus, SubTaskStatus};
+use dm::worker::shardddl::ShardDdlCaller;
 use tokio::task::JoinHandle;
 use tonic::{Request, Response, Status};
 
@@ -20,6 +21,8 @@ pub struct Held {
     pub revision: u64,
     /// (task, expected stage, revision of its last write).
     pub tasks: Vec<(String, String, u64)>,
+    /// Shard-DDL operations not done yet, as the last assignment listed them.
+    pub ops: Vec<ShardDdlOperation>,
 }
 
 impl Held {
@@ -39,11 +42,13 @@ impl Held {
 }
 
 pub struct FakeWorker {
+    pub name: String,
+    pub masters: Vec<String>,
     pub held: Arc<Mutex<Held>>,
     loops: Vec<JoinHandle<()>>,
 }
 
-fn client(masters: &[String]) -> ClusterClient {
+pub fn client(masters: &[String]) -> ClusterClient {
     ClusterClient::new(masters.to_vec(), TIMEOUT).idempotent().with_attempt_timeout(Duration::from_secs(5))
 }
 
@@ -53,7 +58,7 @@ pub async fn register(masters: &[String], name: &str, addr: &str) -> RegisterWor
 }
 
 pub async fn heartbeat(masters: &[String], name: &str, source: &str, epoch: u64, rev: u64) -> WorkerHeartbeatResponse {
-    let held = Held { source: source.into(), epoch, revision: rev, tasks: vec![] };
+    let held = Held { source: source.into(), epoch, revision: rev, ..Default::default() };
     heartbeat_with(masters, name, &held).await
 }
 
@@ -129,6 +134,7 @@ impl FakeWorker {
                     g.source = b.source_id;
                     g.epoch = b.epoch;
                     g.tasks = a.subtasks.into_iter().map(|s| (s.task, s.expected_stage, s.revision)).collect();
+                    g.ops = a.shard_ddl_ops;
                 }
             }
         });
@@ -140,7 +146,17 @@ impl FakeWorker {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         });
-        FakeWorker { held, loops: vec![watch, beat, server] }
+        FakeWorker { name: name.into(), masters: masters.to_vec(), held, loops: vec![watch, beat, server] }
+    }
+
+    /// The shard-DDL caller for what it holds now.
+    pub fn caller(&self) -> ShardDdlCaller {
+        let h = self.held();
+        ShardDdlCaller { worker: self.name.clone(), source: h.source, epoch: h.epoch }
+    }
+
+    pub fn client(&self) -> ClusterClient {
+        client(&self.masters)
     }
 
     pub fn held(&self) -> Held {

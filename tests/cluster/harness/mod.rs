@@ -6,6 +6,7 @@ pub mod fake;
 pub mod http;
 pub mod process;
 pub mod proxy;
+pub mod shard;
 pub mod wait;
 pub mod workers;
 
