@@ -95,6 +95,10 @@ impl Lock {
         if !out.ddls.is_empty() || !out.redirects.is_empty() {
             self.pending.insert(id.clone(), true);
         }
+        // A redirected table must see its `resolved` operation before the lock may go.
+        for r in &out.redirects {
+            self.pending.insert(r.clone(), true);
+        }
         out
     }
 
