@@ -317,6 +317,10 @@ pub fn removal(lock: &Lock, force: bool) -> Command {
 #[path = "rebuild.rs"]
 mod rebuild;
 
+#[cfg(test)]
+#[path = "keeper_tests.rs"]
+mod tests;
+
 impl Keeper for OptimistKeeper {
     type Stored = Stored;
 
