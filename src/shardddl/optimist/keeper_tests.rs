@@ -64,7 +64,10 @@ fn t10_an_info_gets_its_operation_and_the_last_one_removes_the_lock() {
     match &p.cmds[..] {
         [Command::RemoveOptimismLock { tables, .. }] => {
             assert_eq!(tables.len(), 2);
-            assert!(tables.iter().any(|(key, rev)| key.3 == "t2" && *rev == 11), "guarded by the Infos seen: {tables:?}");
+            assert!(
+                tables.iter().any(|(key, rev)| key.3 == "t2" && *rev == 11),
+                "guarded by the Infos seen: {tables:?}"
+            );
         }
         other => panic!("{other:?}"),
     }
