@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use dm_storage::feed::{ChangeBatch, FeedError};
 use dm_storage::keys::KeyCodec;
 use dm_storage::scheduling::{Bounds, Sources, Subtasks, WorkerBounds};
-use dm_storage::shardddl::{OptimismOps, PessimismOps};
+use dm_storage::shardddl::{OptimismOps, OptimismPendingOps, PessimismOps};
 use dm_storage::state::View;
 use dm_storage::{StateReader, StoreError};
 use tokio::sync::mpsc;
@@ -68,11 +68,8 @@ fn shard_ddl_ops(view: &View<'_>, task: &str, source: &str) -> Result<Vec<ShardD
             ..Default::default()
         });
     }
-    for (_, r) in view.list_prefix::<OptimismOps>(&key.encode())? {
-        let op = r.value;
-        if op.done {
-            continue;
-        }
+    for (table, _) in view.list_prefix::<OptimismPendingOps>(&key.encode())? {
+        let Some(op) = view.get::<OptimismOps>(&table)?.map(|r| r.value).filter(|op| !op.done) else { continue };
         out.push(ShardDdlOperation {
             task: op.task,
             mode: ShardMode::Optimistic as i32,

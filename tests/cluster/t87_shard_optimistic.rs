@@ -139,7 +139,7 @@ async fn t50_stop_task_removes_the_lock_and_its_records() {
     assert!(dm::cluster_call!(ctl.client(), operate_task, req).unwrap().result);
     wait_until(TIMEOUT, "no lock is left", || async { locks(&ctl, "").await.is_empty() }).await;
     let state = shard_state(&c).await;
-    assert_eq!(state, "[]\n[]\n[]\n[]\n[]\n[]", "every record went with the task");
+    assert_eq!(state, "[]\n[]\n[]\n[]\n[]\n[]\n[]", "every record went with the task");
     c.shutdown().await;
 }
 

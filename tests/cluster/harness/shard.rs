@@ -210,13 +210,14 @@ pub async fn shard_state(c: &TestCluster) -> String {
     let leader = c.wait_leader().await;
     let r = &c.node(leader).shared.ctx.reader;
     format!(
-        "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
+        "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
         r.list::<PessimismInfos>().unwrap(),
         r.list::<PessimismOps>().unwrap(),
         r.list::<OptimismSourceTables>().unwrap(),
         r.list::<OptimismInfos>().unwrap(),
         r.list::<OptimismOps>().unwrap(),
-        r.list::<OptimismDroppedColumns>().unwrap()
+        r.list::<OptimismDroppedColumns>().unwrap(),
+        r.list::<OptimismPendingOps>().unwrap()
     )
 }
 
