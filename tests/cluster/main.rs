@@ -18,3 +18,5 @@ mod t83_ctl;
 mod t84_openapi;
 mod t85_rate_limit;
 mod t86_shard_pessimistic;
+mod t88_shard_ctl;
+mod t89_shard_api;
