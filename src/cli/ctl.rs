@@ -120,10 +120,10 @@ pub enum CtlCommand {
     OperateLeader { op: LeaderOpArg },
     /// List shard DDL locks, or resolve one with `shard-ddl-lock unlock <lock-id>`.
     #[command(alias = "show-ddl-locks")]
-    ShardDdlLock(shard::ShardLockArgs),
+    ShardDdlLock(Box<shard::ShardLockArgs>),
     /// DM's older name of `shard-ddl-lock unlock`.
     #[command(hide = true)]
-    UnlockDdlLock(shard::UnlockArgs),
+    UnlockDdlLock(Box<shard::UnlockArgs>),
 }
 
 /// A task by name or by its task file, optionally limited to some sources.
@@ -257,7 +257,7 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
         CtlCommand::StopTask(t) => tasks::stop_task(&mut client, t).await,
         CtlCommand::QueryStatus { task, source, more: _ } => tasks::query_status(&mut client, task, source).await,
         CtlCommand::TransferSource { source, worker } => tasks::transfer_source(&mut client, source, worker).await,
-        CtlCommand::ShardDdlLock(a) => shard::run(&mut client, a).await,
-        CtlCommand::UnlockDdlLock(a) => shard::unlock(&mut client, a).await,
+        CtlCommand::ShardDdlLock(a) => shard::run(&mut client, *a).await,
+        CtlCommand::UnlockDdlLock(a) => shard::unlock(&mut client, *a).await,
     }
 }
