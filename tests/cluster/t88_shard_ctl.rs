@@ -65,6 +65,10 @@ async fn t10_pessimistic_list_unlock_and_force_remove() {
     let wait = std::time::Duration::from_secs(2);
     let (c, ctl_, ws, down) = setup_with(3, "pessimistic", |cfg| cfg.shard_ddl.unlock_wait = wait).await;
     send(&ws, &[0, 1], ADD).await;
+    wait_until(TIMEOUT, "s1 and s2 wait in the lock", || async {
+        locks(&ctl_, "shard").await.first().is_some_and(|l| l.synced.len() == 2)
+    })
+    .await;
     let listed = ctl(&c, &["shard-ddl-lock", "shard"]).await.ok();
     let want = json!({"ID": LOCK, "task": "shard", "mode": "pessimistic", "owner": "s1", "DDLs": [ADD],
         "synced": ["s1", "s2"], "unsynced": ["s3"], "messages": [], "stage": "waiting"});
@@ -109,6 +113,10 @@ async fn t20_optimistic_conflict_skip_and_force_remove() {
         w.put_tables("shard", &["t1", "t2"]).await.expect("tables");
     }
     ws[0].put_optimistic("shard", "t1", T1, &["ALTER TABLE t1 RENAME COLUMN a TO b"]).await.expect("s1 rename");
+    wait_until(TIMEOUT, "s1's rename waits in the lock", || async {
+        locks(&ctl_, "shard").await.first().is_some_and(|l| l.messages.iter().any(|m| m.starts_with("s1-")))
+    })
+    .await;
     let listed = ctl(&c, &["shard-ddl-lock", "shard"]).await.ok();
     let l = &listed.locks()[0];
     assert_eq!((&l["ID"], &l["mode"]), (&json!(LOCK), &json!("optimistic")), "{}", listed.out);

@@ -50,6 +50,10 @@ async fn t10_list_unlock_and_remove_through_leader_and_follower() {
     assert!(r.result, "{r:?}");
 
     send(&ws, &[0, 1], "ALTER TABLE tb ADD COLUMN c INT").await;
+    wait_until(TIMEOUT, "s1 and s2 wait in the lock", || async {
+        locks(&ctl, "shard").await.first().is_some_and(|l| l.synced.len() == 2)
+    })
+    .await;
     for addr in [&l_addr, &f_addr] {
         let a = get(addr, PATH).await;
         assert_eq!(a.status, 200, "{a:?}");
