@@ -104,10 +104,9 @@ pub struct LockIdQuery {
 }
 
 async fn task_locks(l: &LeaderHandle, task: &str, sources: Vec<String>) -> ApiResult<Vec<DdlLock>> {
-    read_view(l, |v| v.tasks.contains_key(task))
-        .await?
-        .then_some(())
-        .ok_or_else(|| sched(SchedError::TaskNotFound(task.to_string())))?;
+    if !read_view(l, |v| v.tasks.contains_key(task)).await? {
+        return Err(sched(SchedError::TaskNotFound(task.to_string())));
+    }
     let r = shard::show(l, ShowDdlLocksRequest { task: task.to_string(), sources }).await?;
     Ok(r.locks)
 }
