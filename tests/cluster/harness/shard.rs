@@ -174,7 +174,16 @@ pub fn routed(table: &str) -> ShardTable {
 
 /// A 3-master cluster, `n` shard workers each bound to its own source, and a started task.
 pub async fn setup(n: usize, mode: &str) -> (TestCluster, Ctl, Vec<ShardWorker>, Downstream) {
-    let c = TestCluster::start(3).await;
+    setup_with(n, mode, |_| {}).await
+}
+
+/// [`setup`] with each master's config adjusted by `tweak` (e.g. a short `shard_ddl.unlock_wait`).
+pub async fn setup_with(
+    n: usize,
+    mode: &str,
+    tweak: impl Fn(&mut dm::config::master::MasterConfig),
+) -> (TestCluster, Ctl, Vec<ShardWorker>, Downstream) {
+    let c = TestCluster::start_with(3, tweak).await;
     c.wait_leader().await;
     let masters: Vec<String> = c.ids().iter().map(|id| c.client_addr(*id)).collect();
     let ctl = Ctl(masters.clone());
