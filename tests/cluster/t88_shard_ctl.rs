@@ -81,11 +81,8 @@ async fn t10_pessimistic_list_unlock_and_force_remove() {
     ctl(&c, &["shard-ddl-lock", "unlock", LOCK]).await.ok();
     assert!(locks(&ctl_, "shard").await.is_empty(), "the unlock answers once the lock is removed");
     assert_eq!(down.executed_by(LOCK), vec!["s1"]);
-    assert!(down.skipped_by(LOCK).contains("s2"), "{:?}", down.log());
-    // CORE BUG (reported, src/shardddl/pessimist): s3 never sent the DDLs, yet it is sent a skip
-    // operation too (the keeper's lock is force-synced, so the driver's replan after the owner's
-    // ack targets every member). DM and `Pessimist::unlock`'s own skip list only target the
-    // sources that were waiting. When fixed, assert `skipped_by(LOCK) == {"s2"}` here.
+    let skipped: std::collections::BTreeSet<String> = ["s2".to_string()].into();
+    assert_eq!(down.skipped_by(LOCK), skipped, "only the waiting source skips, not s3: {:?}", down.log());
 
     // A second lock whose owner never acts: force-remove gives up on it after the unlock wait.
     ws[1].set_auto(false);
