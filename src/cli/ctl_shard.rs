@@ -49,8 +49,8 @@ pub struct UnlockArgs {
     /// optimistic: at once, with its records).
     #[arg(long, short = 'f')]
     pub force_remove: bool,
-    /// Pessimistic: skip = nobody executes. Optimistic: what the conflicted table does with its
-    /// DDLs. The leader's default is exec.
+    /// Pessimistic: skip = nobody executes (default exec: the owner does). Optimistic: what the
+    /// conflicted table does with its DDLs (default skip, as in dmctl).
     #[arg(long, short = 'a', value_enum)]
     pub action: Option<UnlockAction>,
     /// Optimistic: the source of the conflicted table (exactly one).
