@@ -34,12 +34,12 @@ pub struct Plan {
 }
 
 /// A lock keeper, as the driver sees it.
-pub trait Keeper: Send + 'static {
+pub trait Keeper: Default + Send + 'static {
     /// The records a rebuild starts from.
-    type Stored: Send;
+    type Stored: Send + 'static;
     /// Step 1's read: the records, at one revision. Only copies (applies wait meanwhile).
     fn read(view: &View<'_>) -> Result<Self::Stored, StoreError>;
-    /// Step 1: replaces every lock from the records read.
+    /// Step 1: builds every lock from the records read (on a fresh keeper).
     fn rebuild(&mut self, stored: Self::Stored) -> Vec<Plan>;
     /// Step 2: one change batch.
     fn apply(&mut self, batch: &ChangeBatch) -> Vec<Plan>;
@@ -66,20 +66,10 @@ impl<K: Keeper> Driven<K> {
     /// Step 1 now (a failed read fails the start), steps 2–4 on a task.
     pub async fn start(ctx: RaftCtx, keeper: K, retry: Duration, cancel: CancellationToken) -> Result<Self, NodeError> {
         let keeper = Arc::new(Mutex::new(keeper));
-        let started = std::time::Instant::now();
-        let (plans, sub, rev) = {
-            let mut k = keeper.lock().await;
-            let (read, sub) = ctx.reader.read_and_subscribe(|v| K::read(v).map(|s| (s, v.revision())));
-            let (stored, rev) = read?;
-            (k.rebuild(stored), sub, rev)
-        };
-        tracing::info!(
-            keeper = std::any::type_name::<K>().rsplit("::").next().unwrap_or_default(),
-            revision = rev,
-            plans = plans.len(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "shard DDL keeper rebuilt its locks"
-        );
+        let (read, sub) = ctx.reader.read_and_subscribe(|v| K::read(v).map(|s| (s, v.revision())));
+        let (stored, rev) = read?;
+        let (fresh, plans) = build::<K>(stored, rev).await?;
+        *keeper.lock().await = fresh;
         let (tx, rx) = watch::channel(rev);
         let driven = Driven { keeper: keeper.clone(), revision: rx };
         tokio::spawn(run(ctx, keeper, plans, sub, tx, retry, cancel));
@@ -120,12 +110,15 @@ async fn run<K: Keeper>(
                 plans
             }
             Some(Err(FeedError::Resync { .. })) => {
-                let mut k = keeper.lock().await;
                 let (read, new_sub) = ctx.reader.read_and_subscribe(|v| K::read(v).map(|s| (s, v.revision())));
                 sub = new_sub;
-                match read {
-                    Ok((stored, rev)) => {
-                        let plans = k.rebuild(stored);
+                let built = match read {
+                    Ok((stored, rev)) => build::<K>(stored, rev).await.map(|b| (b, rev)),
+                    Err(e) => Err(e.into()),
+                };
+                match built {
+                    Ok(((fresh, plans), rev)) => {
+                        *keeper.lock().await = fresh;
                         let _ = tx.send(rev);
                         plans
                     }
@@ -140,6 +133,28 @@ async fn run<K: Keeper>(
         };
         failed.extend(execute(&ctx, &keeper, plans).await);
     }
+}
+
+/// Step 1's rebuild, on a blocking thread: with thousands of tables it takes a good part of a
+/// second, and on the node's runtime thread it would hold up Raft's heartbeats past the leader
+/// lease — the node would stop its leader components and start them again, forever.
+async fn build<K: Keeper>(stored: K::Stored, revision: u64) -> Result<(K, Vec<Plan>), NodeError> {
+    let started = std::time::Instant::now();
+    let built = tokio::task::spawn_blocking(move || {
+        let mut k = K::default();
+        let plans = k.rebuild(stored);
+        (k, plans)
+    })
+    .await
+    .map_err(|e| NodeError::Raft(format!("the shard DDL keeper's rebuild failed: {e}")))?;
+    tracing::info!(
+        keeper = std::any::type_name::<K>().rsplit("::").next().unwrap_or_default(),
+        revision,
+        plans = built.1.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "shard DDL keeper rebuilt its locks"
+    );
+    Ok(built)
 }
 
 /// Step 3; returns the locks whose plans did not go through.

@@ -11,8 +11,8 @@ use crate::command::{CommandOutput, Rejected};
 use crate::scheduling::{Bounds, Subtasks};
 use crate::shardddl::{
     DroppedColumn, DroppedTable, OptimismDroppedColumns, OptimismInfo, OptimismInfos, OptimismOp, OptimismOps,
-    OptimismPendingOps, OptimismSourceTables, PessimismInfo, PessimismInfos, PessimismOp, PessimismOps, RoutedTable,
-    SourceTablesRecord, TableKey, lock_id, table_key,
+    OptimismPendingOps, OptimismSourceTables, OptimismTables, PessimismInfo, PessimismInfos, PessimismOp, PessimismOps,
+    RoutedTable, SourceTablesRecord, TableKey, lock_id, table_key,
 };
 
 type Applied = Result<Outcome, TxError>;
@@ -142,6 +142,10 @@ pub(crate) fn put_source_tables(w: &mut Writer<'_>, tables: &SourceTablesRecord,
     for gone in old.iter().flat_map(|o| &o.tables).filter(|t| !tables.tables.contains(t)) {
         forget_table(w, &tables.task, &tables.source, gone)?;
     }
+    for added in tables.tables.iter().filter(|t| !old.as_ref().is_some_and(|o| o.tables.contains(t))) {
+        let down = (added.down_schema.clone(), added.down_table.clone());
+        w.put::<OptimismTables>(&routed_key(&tables.task, &tables.source, added), down)?;
+    }
     w.put::<OptimismSourceTables>(&key, tables.clone())?;
     done()
 }
@@ -149,6 +153,7 @@ pub(crate) fn put_source_tables(w: &mut Writer<'_>, tables: &SourceTablesRecord,
 /// Deletes one upstream table's optimistic records.
 fn forget_table(w: &mut Writer<'_>, task: &str, source: &str, t: &RoutedTable) -> Result<(), TxError> {
     let key = routed_key(task, source, t);
+    w.delete::<OptimismTables>(&key)?;
     w.delete::<OptimismInfos>(&key)?;
     delete_op(w, &key)?;
     let cols_key = (task.to_string(), lock_id(task, &t.down_schema, &t.down_table));
@@ -170,14 +175,9 @@ fn forget_table(w: &mut Writer<'_>, task: &str, source: &str, t: &RoutedTable) -
 
 pub(crate) fn put_optimism_info(w: &mut Writer<'_>, info: &OptimismInfo, epoch: u64) -> Applied {
     check!(worker_may_write(w, &info.task, &info.source, epoch));
-    let listed = w.get::<OptimismSourceTables>(&(info.task.clone(), info.source.clone()))?.is_some_and(|r| {
-        r.value.tables.iter().any(|t| {
-            t.up_schema == info.up_schema
-                && t.up_table == info.up_table
-                && t.down_schema == info.down_schema
-                && t.down_table == info.down_table
-        })
-    });
+    let key = info.key();
+    let listed =
+        w.get::<OptimismTables>(&key)?.is_some_and(|r| r.value.0 == info.down_schema && r.value.1 == info.down_table);
     if !listed {
         return Ok(Err(Rejected::ShardTableUnknown {
             task: info.task.clone(),
@@ -186,7 +186,6 @@ pub(crate) fn put_optimism_info(w: &mut Writer<'_>, info: &OptimismInfo, epoch: 
             table: info.up_table.clone(),
         }));
     }
-    let key = info.key();
     if w.get::<OptimismInfos>(&key)?.is_some_and(|r| &r.value == info) {
         return done();
     }

@@ -88,6 +88,16 @@ pub struct SourceTablesRecord {
     pub tables: Vec<RoutedTable>,
 }
 
+/// `optimism_tables`: one upstream table of `optimism_source_tables` → its downstream table (an
+/// index kept by apply): an Info checks its table with a point lookup instead of decoding a
+/// source's whole table list (thousands of tables).
+pub struct OptimismTables;
+impl KeySpace for OptimismTables {
+    const ID: SpaceId = SpaceId::OptimismTables;
+    type Key = TableKey;
+    type Value = (String, String);
+}
+
 /// Key of one upstream table's optimistic Info and Operation: (task, source, schema, table).
 pub type TableKey = (String, String, String, String);
 

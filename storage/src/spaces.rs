@@ -28,10 +28,11 @@ pub enum SpaceId {
     OptimismOps,
     OptimismDroppedColumns,
     OptimismPendingOps,
+    OptimismTables,
 }
 
 impl SpaceId {
-    pub const ALL: [SpaceId; 18] = [
+    pub const ALL: [SpaceId; 19] = [
         SpaceId::Cluster,
         SpaceId::Members,
         SpaceId::Kv,
@@ -50,6 +51,7 @@ impl SpaceId {
         SpaceId::OptimismOps,
         SpaceId::OptimismDroppedColumns,
         SpaceId::OptimismPendingOps,
+        SpaceId::OptimismTables,
     ];
 
     /// The sled tree name, also the name in snapshots and errors.
@@ -73,6 +75,7 @@ impl SpaceId {
             SpaceId::OptimismOps => "optimism_ops",
             SpaceId::OptimismDroppedColumns => "optimism_dropped_columns",
             SpaceId::OptimismPendingOps => "optimism_pending_ops",
+            SpaceId::OptimismTables => "optimism_tables",
         }
     }
 

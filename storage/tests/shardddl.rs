@@ -223,6 +223,8 @@ async fn t40_records_leave_with_their_table_and_their_subtask() {
     // t2 leaves the source's tables: its Info, op and dropped-column entry go.
     t.ok(Command::PutSourceTables { tables: tables("s1", &["t1"]), epoch: e1 }).await;
     let r = &t.store.reader;
+    let indexed: Vec<TableKey> = r.list::<OptimismTables>().unwrap().into_iter().map(|(k, _)| k).collect();
+    assert_eq!(indexed, vec![table_key("t", "s1", "db", "t1")], "the table index follows the list");
     assert!(r.get::<OptimismInfos>(&table_key("t", "s1", "db", "t2")).unwrap().is_none());
     assert!(r.get::<OptimismOps>(&table_key("t", "s1", "db", "t2")).unwrap().is_none());
     let cols = r.get::<OptimismDroppedColumns>(&("t".into(), lock.clone())).unwrap().unwrap().value;
@@ -237,4 +239,5 @@ async fn t40_records_leave_with_their_table_and_their_subtask() {
     assert!(r.list::<OptimismInfos>().unwrap().is_empty());
     assert!(r.list::<OptimismOps>().unwrap().is_empty());
     assert!(r.list::<OptimismDroppedColumns>().unwrap().is_empty());
+    assert!(r.list::<OptimismTables>().unwrap().is_empty());
 }

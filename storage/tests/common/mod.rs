@@ -48,7 +48,7 @@ impl T {
     pub fn dump(&self) -> String {
         let r = &self.store.reader;
         format!(
-            "{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}",
+            "{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}",
             r.list::<Workers>().unwrap(),
             r.list::<Sources>().unwrap(),
             r.list::<Bounds>().unwrap(),
@@ -63,7 +63,8 @@ impl T {
             r.list::<OptimismInfos>().unwrap(),
             r.list::<OptimismOps>().unwrap(),
             r.list::<OptimismDroppedColumns>().unwrap(),
-            r.list::<OptimismPendingOps>().unwrap()
+            r.list::<OptimismPendingOps>().unwrap(),
+            r.list::<OptimismTables>().unwrap()
         )
     }
 }
