@@ -55,6 +55,11 @@ impl Master {
         self.child.as_ref().map(|c| c.id())
     }
 
+    /// The file its stderr (the log) goes to.
+    pub fn log_path(&self) -> &Path {
+        &self.log
+    }
+
     /// Resident set size from /proc, bytes.
     pub fn rss(&self) -> Option<u64> {
         rss_of(self.pid()?)
