@@ -45,6 +45,12 @@ const EXEMPT_RPCS: &[&str] = &[
     "WorkerHeartbeat",
     "WatchAssignments",
     "WorkerStopping",
+    // Worker shard-DDL calls: one per DDL per upstream table and one ack each, bounded by the
+    // upstream's DDL rate; a worker merging thousands of shards would otherwise be throttled
+    // in the middle of a lock (and a refused ack leaves the lock waiting).
+    "PutShardDdlInfo",
+    "PutSourceTables",
+    "AckShardDdl",
     // Master→master: joining and promotion (through --join's client addresses), campaign and
     // config requests (normally on the peer port); a handful per membership change.
     "JoinCluster",
@@ -204,6 +210,10 @@ mod tests {
             ("/dm.master.Master/WorkerHeartbeat", Class::Exempt),
             ("/dm.master.Master/WatchAssignments", Class::Exempt),
             ("/dm.master.Master/WorkerStopping", Class::Exempt),
+            ("/dm.master.Master/PutShardDdlInfo", Class::Exempt),
+            ("/dm.master.Master/AckShardDdl", Class::Exempt),
+            ("/dm.master.Master/ShowDdlLocks", Class::Limited),
+            ("/dm.master.Master/UnlockDdlLock", Class::Limited),
             ("/dm.master.Master/JoinCluster", Class::Exempt),
             ("/dm.master.Master/PromoteMember", Class::Exempt),
             ("/dm.master.Master/Health", Class::Exempt),

@@ -8,6 +8,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
 use super::ctl_inspect as inspect;
+use super::ctl_shard as shard;
 use super::ctl_tasks as tasks;
 use crate::client::ClusterClient;
 use crate::config::duration;
@@ -117,6 +118,12 @@ pub enum CtlCommand {
     TransferSource { source: String, worker: String },
     /// Evict the receiving master from leadership, or cancel that.
     OperateLeader { op: LeaderOpArg },
+    /// List shard DDL locks, or resolve one with `shard-ddl-lock unlock <lock-id>`.
+    #[command(alias = "show-ddl-locks")]
+    ShardDdlLock(Box<shard::ShardLockArgs>),
+    /// DM's older name of `shard-ddl-lock unlock`.
+    #[command(hide = true)]
+    UnlockDdlLock(Box<shard::UnlockArgs>),
 }
 
 /// A task by name or by its task file, optionally limited to some sources.
@@ -250,5 +257,7 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
         CtlCommand::StopTask(t) => tasks::stop_task(&mut client, t).await,
         CtlCommand::QueryStatus { task, source, more: _ } => tasks::query_status(&mut client, task, source).await,
         CtlCommand::TransferSource { source, worker } => tasks::transfer_source(&mut client, source, worker).await,
+        CtlCommand::ShardDdlLock(a) => shard::run(&mut client, *a).await,
+        CtlCommand::UnlockDdlLock(a) => shard::unlock(&mut client, *a).await,
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod ctl;
 pub mod ctl_inspect;
+pub mod ctl_shard;
 pub mod ctl_tasks;
 pub mod logging;
 pub mod master;

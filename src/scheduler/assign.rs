@@ -12,12 +12,13 @@
 //! 3. If the feed says resync, re-read and send the whole assignment.
 //! 4. End when the leader term ends (the worker reconnects to the next leader) or the worker goes.
 
-use std::sync::Arc;
+use std::collections::{HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
 
 use dm_storage::feed::{ChangeBatch, FeedError};
 use dm_storage::keys::KeyCodec;
 use dm_storage::scheduling::{Bounds, Sources, Subtasks, WorkerBounds};
-use dm_storage::shardddl::{OptimismOps, PessimismOps};
+use dm_storage::shardddl::{OptimismOps, OptimismPendingOps, PessimismOps};
 use dm_storage::state::View;
 use dm_storage::{StateReader, StoreError};
 use tokio::sync::mpsc;
@@ -67,11 +68,8 @@ fn shard_ddl_ops(view: &View<'_>, task: &str, source: &str) -> Result<Vec<ShardD
             ..Default::default()
         });
     }
-    for (_, r) in view.list_prefix::<OptimismOps>(&key.encode())? {
-        let op = r.value;
-        if op.done {
-            continue;
-        }
+    for (table, _) in view.list_prefix::<OptimismPendingOps>(&key.encode())? {
+        let Some(op) = view.get::<OptimismOps>(&table)?.map(|r| r.value).filter(|op| !op.done) else { continue };
         out.push(ShardDdlOperation {
             task: op.task,
             mode: ShardMode::Optimistic as i32,
@@ -89,31 +87,78 @@ fn shard_ddl_ops(view: &View<'_>, task: &str, source: &str) -> Result<Vec<ShardD
     Ok(out)
 }
 
+/// The workers and sources whose assignments a change batch touches. Every worker's stream
+/// looks at every batch, so this is computed once per batch ([`TouchCache`]), not per stream:
+/// one command writing 1 000 operations would otherwise cost 1 000 streams × 1 000 key decodes.
+#[derive(Debug, Default)]
+pub struct Touched {
+    /// Workers whose binding changed.
+    workers: HashSet<String>,
+    /// Sources whose config, binding, subtasks or shard-DDL operations changed.
+    sources: HashSet<String>,
+}
+
+impl Touched {
+    pub fn of(batch: &ChangeBatch) -> Touched {
+        let mut t = Touched::default();
+        for c in &batch.changes {
+            if let Some(Ok(w)) = c.key::<WorkerBounds>() {
+                t.workers.insert(w);
+            } else if let Some(Ok(s)) = c.key::<Bounds>() {
+                t.sources.insert(s);
+            } else if let Some(Ok(s)) = c.key::<Sources>() {
+                t.sources.insert(s);
+            } else if let Some(Ok((s, _))) = c.key::<Subtasks>() {
+                t.sources.insert(s);
+            } else if let Some(Ok((_, s))) = c.key::<PessimismOps>() {
+                t.sources.insert(s);
+            } else if let Some(Ok((_, s, _, _))) = c.key::<OptimismOps>() {
+                t.sources.insert(s);
+            }
+        }
+        t
+    }
+
+    /// Whether the assignment of `worker`, bound to `source`, changed.
+    pub fn touches(&self, worker: &str, source: Option<&str>) -> bool {
+        self.workers.contains(worker) || source.is_some_and(|s| self.sources.contains(s))
+    }
+}
+
+/// The [`Touched`] of recent batches, shared by the leader's streams (they read the same
+/// batches at about the same time).
+#[derive(Default)]
+pub struct TouchCache {
+    recent: Mutex<VecDeque<(u64, Arc<Touched>)>>,
+}
+
+impl TouchCache {
+    const KEEP: usize = 256;
+
+    pub fn get(&self, batch: &ChangeBatch) -> Arc<Touched> {
+        let found = lock(&self.recent).iter().find(|(r, _)| *r == batch.revision).map(|(_, t)| t.clone());
+        if let Some(t) = found {
+            return t;
+        }
+        let t = Arc::new(Touched::of(batch));
+        let mut recent = lock(&self.recent);
+        if !recent.iter().any(|(r, _)| *r == batch.revision) {
+            recent.push_back((batch.revision, t.clone()));
+            if recent.len() > Self::KEEP {
+                recent.pop_front();
+            }
+        }
+        t
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Whether `batch` changes the assignment of `worker`, whose bound source is `source`.
-/// Only keys are decoded: every worker's stream looks at every change batch.
 pub fn touches(batch: &ChangeBatch, worker: &str, source: Option<&str>) -> bool {
-    batch.changes.iter().any(|c| {
-        if let Some(Ok(w)) = c.key::<WorkerBounds>() {
-            return w == worker;
-        }
-        let Some(source) = source else { return false };
-        if let Some(Ok(s)) = c.key::<Bounds>() {
-            return s == source;
-        }
-        if let Some(Ok(s)) = c.key::<Sources>() {
-            return s == source;
-        }
-        if let Some(Ok((s, _))) = c.key::<Subtasks>() {
-            return s == source;
-        }
-        if let Some(Ok((_, s))) = c.key::<PessimismOps>() {
-            return s == source;
-        }
-        if let Some(Ok((_, s, _, _))) = c.key::<OptimismOps>() {
-            return s == source;
-        }
-        false
-    })
+    Touched::of(batch).touches(worker, source)
 }
 
 fn source_of(a: &Assignment) -> Option<String> {
@@ -123,6 +168,7 @@ fn source_of(a: &Assignment) -> Option<String> {
 /// Steps 1–4 on a task; the stream ends with the task.
 pub fn watch(
     reader: StateReader,
+    touched: Arc<TouchCache>,
     worker: String,
     from: u64,
     cancel: CancellationToken,
@@ -138,7 +184,7 @@ pub fn watch(
                 n = sub.next() => n,
             };
             let fresh = match next {
-                Ok(batch) if !touches(&batch, &worker, current.as_deref()) => continue,
+                Ok(batch) if !touched.get(&batch).touches(&worker, current.as_deref()) => continue,
                 Ok(_) => reader.read(|v| assignment(v, &worker)),
                 Err(FeedError::Resync { .. }) => {
                     let (a, s) = reader.read_and_subscribe(|v| assignment(v, &worker));

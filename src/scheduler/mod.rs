@@ -82,6 +82,8 @@ pub struct Scheduler {
     decide: tokio::sync::Mutex<()>,
     wake: Notify,
     pub agents: AgentPool,
+    /// What recent change batches touch, shared by the assignment streams.
+    pub touched: Arc<assign::TouchCache>,
     /// Per-task latch: one mutation of a task at a time, others fail fast.
     pub(crate) latch: Latch,
     /// Fires when this leader term ends.
@@ -106,6 +108,7 @@ impl Scheduler {
         let s = Arc::new(Scheduler {
             ctx,
             agents: AgentPool::new(cfg.agent),
+            touched: Arc::default(),
             cfg,
             view,
             live: Mutex::new(Liveness::new(Instant::now())),

@@ -35,8 +35,12 @@ pub struct Plan {
 
 /// A lock keeper, as the driver sees it.
 pub trait Keeper: Send + 'static {
-    /// Step 1: replaces every lock from a consistent view.
-    fn rebuild(&mut self, view: &View<'_>) -> Result<Vec<Plan>, StoreError>;
+    /// The records a rebuild starts from.
+    type Stored: Send;
+    /// Step 1's read: the records, at one revision. Only copies (applies wait meanwhile).
+    fn read(view: &View<'_>) -> Result<Self::Stored, StoreError>;
+    /// Step 1: replaces every lock from the records read.
+    fn rebuild(&mut self, stored: Self::Stored) -> Vec<Plan>;
     /// Step 2: one change batch.
     fn apply(&mut self, batch: &ChangeBatch) -> Vec<Plan>;
     /// Step 3: a plan's commands all committed (or were rejected: the state moved on).
@@ -65,9 +69,9 @@ impl<K: Keeper> Driven<K> {
         let started = std::time::Instant::now();
         let (plans, sub, rev) = {
             let mut k = keeper.lock().await;
-            let (built, sub) = ctx.reader.read_and_subscribe(|v| k.rebuild(v).map(|p| (p, v.revision())));
-            let (plans, rev) = built?;
-            (plans, sub, rev)
+            let (read, sub) = ctx.reader.read_and_subscribe(|v| K::read(v).map(|s| (s, v.revision())));
+            let (stored, rev) = read?;
+            (k.rebuild(stored), sub, rev)
         };
         tracing::info!(
             keeper = std::any::type_name::<K>().rsplit("::").next().unwrap_or_default(),
@@ -117,10 +121,11 @@ async fn run<K: Keeper>(
             }
             Some(Err(FeedError::Resync { .. })) => {
                 let mut k = keeper.lock().await;
-                let (built, new_sub) = ctx.reader.read_and_subscribe(|v| k.rebuild(v).map(|p| (p, v.revision())));
+                let (read, new_sub) = ctx.reader.read_and_subscribe(|v| K::read(v).map(|s| (s, v.revision())));
                 sub = new_sub;
-                match built {
-                    Ok((plans, rev)) => {
+                match read {
+                    Ok((stored, rev)) => {
+                        let plans = k.rebuild(stored);
                         let _ = tx.send(rev);
                         plans
                     }

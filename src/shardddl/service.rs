@@ -163,9 +163,12 @@ pub async fn show(l: &LeaderHandle, r: ShowDdlLocksRequest) -> Result<ShowDdlLoc
 
 pub async fn unlock(l: &LeaderHandle, r: UnlockDdlLockRequest) -> Result<UnlockDdlLockResponse, ShardError> {
     need("lock id", &r.id)?;
+    // None = the mode's default: the pessimistic owner executes (DM's unlock-ddl-lock); an
+    // optimistic conflicted table skips (DM's shard-ddl-lock unlock --action default).
     let skip = match r.action.as_str() {
-        "" | "exec" => false,
-        "skip" => true,
+        "" => None,
+        "exec" => Some(false),
+        "skip" => Some(true),
         other => {
             return Err(ShardError::InvalidArgument(format!("--action must be exec or skip, not {other:?}")));
         }
@@ -174,12 +177,12 @@ pub async fn unlock(l: &LeaderHandle, r: UnlockDdlLockRequest) -> Result<UnlockD
         let u = Unlock {
             lock_id: r.id.clone(),
             replace_owner: (!r.replace_owner.is_empty()).then(|| r.replace_owner.clone()),
-            skip,
+            skip: skip.unwrap_or(false),
             force_remove: r.force_remove,
         };
         l.shard_ddl.pessimist.unlock(&u).await?
     } else if l.shard_ddl.optimist.has_lock(&r.id).await {
-        l.shard_ddl.optimist.unlock(&r, skip).await?
+        l.shard_ddl.optimist.unlock(&r, skip.unwrap_or(true)).await?
     } else {
         return Err(ShardError::LockNotFound(r.id));
     };

@@ -59,6 +59,19 @@ fn revision(r: ShardDdlResponse) -> Result<u64, ShardCallError> {
 }
 
 impl ShardDdlCaller {
+    fn info(&self, task: &str, mode: ShardMode, table: ShardTable, ddls: Vec<String>) -> PutShardDdlInfoRequest {
+        PutShardDdlInfoRequest {
+            worker: self.worker.clone(),
+            source: self.source.clone(),
+            epoch: self.epoch,
+            task: task.to_string(),
+            mode: mode as i32,
+            table: Some(table),
+            ddls,
+            ..Default::default()
+        }
+    }
+
     /// A pessimistic Info: the source's DDLs for the downstream table, after merging its own
     /// shards of it. Returns the Info's revision.
     pub async fn put_pessimistic(
@@ -69,20 +82,12 @@ impl ShardDdlCaller {
         down_table: &str,
         ddls: &[String],
     ) -> Result<u64, ShardCallError> {
-        let req = PutShardDdlInfoRequest {
-            worker: self.worker.clone(),
-            source: self.source.clone(),
-            epoch: self.epoch,
-            task: task.to_string(),
-            mode: ShardMode::Pessimistic as i32,
-            table: Some(ShardTable {
-                down_schema: down_schema.to_string(),
-                down_table: down_table.to_string(),
-                ..Default::default()
-            }),
-            ddls: ddls.to_vec(),
+        let table = ShardTable {
+            down_schema: down_schema.to_string(),
+            down_table: down_table.to_string(),
             ..Default::default()
         };
+        let req = self.info(task, ShardMode::Pessimistic, table, ddls.to_vec());
         revision(crate::cluster_call!(c, put_shard_ddl_info, req)?)
     }
 
@@ -94,16 +99,10 @@ impl ShardDdlCaller {
         ddl: &OptimisticDdl,
     ) -> Result<u64, ShardCallError> {
         let req = PutShardDdlInfoRequest {
-            worker: self.worker.clone(),
-            source: self.source.clone(),
-            epoch: self.epoch,
-            task: task.to_string(),
-            mode: ShardMode::Optimistic as i32,
-            table: Some(ddl.table.clone()),
-            ddls: ddl.ddls.clone(),
             table_before: ddl.before.clone(),
             tables_after: ddl.after.clone(),
             ignore_conflict: ddl.ignore_conflict,
+            ..self.info(task, ShardMode::Optimistic, ddl.table.clone(), ddl.ddls.clone())
         };
         revision(crate::cluster_call!(c, put_shard_ddl_info, req)?)
     }

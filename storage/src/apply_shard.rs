@@ -11,8 +11,8 @@ use crate::command::{CommandOutput, Rejected};
 use crate::scheduling::{Bounds, Subtasks};
 use crate::shardddl::{
     DroppedColumn, DroppedTable, OptimismDroppedColumns, OptimismInfo, OptimismInfos, OptimismOp, OptimismOps,
-    OptimismSourceTables, PessimismInfo, PessimismInfos, PessimismOp, PessimismOps, RoutedTable, SourceTablesRecord,
-    TableKey, lock_id, table_key,
+    OptimismPendingOps, OptimismSourceTables, PessimismInfo, PessimismInfos, PessimismOp, PessimismOps, RoutedTable,
+    SourceTablesRecord, TableKey, lock_id, table_key,
 };
 
 type Applied = Result<Outcome, TxError>;
@@ -150,7 +150,7 @@ pub(crate) fn put_source_tables(w: &mut Writer<'_>, tables: &SourceTablesRecord,
 fn forget_table(w: &mut Writer<'_>, task: &str, source: &str, t: &RoutedTable) -> Result<(), TxError> {
     let key = routed_key(task, source, t);
     w.delete::<OptimismInfos>(&key)?;
-    w.delete::<OptimismOps>(&key)?;
+    delete_op(w, &key)?;
     let cols_key = (task.to_string(), lock_id(task, &t.down_schema, &t.down_table));
     if let Some(cols) = w.get::<OptimismDroppedColumns>(&cols_key)? {
         let same = |d: &DroppedTable| d.source == source && d.up_schema == t.up_schema && d.up_table == t.up_table;
@@ -204,9 +204,7 @@ pub(crate) fn put_optimism_ops(w: &mut Writer<'_>, ops: &[OptimismOp], skip_done
         match w.get::<OptimismOps>(&key)? {
             Some(old) if &old.value == op => continue,
             Some(old) if skip_done && old.value.done && old.value.info_revision >= op.info_revision => continue,
-            _ => {
-                w.put::<OptimismOps>(&key, op.clone())?;
-            }
+            _ => put_op(w, &key, op.clone())?,
         }
     }
     done()
@@ -229,7 +227,7 @@ pub(crate) fn done_optimism_op(w: &mut Writer<'_>, table: &TableKey, info_revisi
         return done();
     }
     op.done = true;
-    w.put::<OptimismOps>(table, op)?;
+    put_op(w, table, op)?;
     done()
 }
 
@@ -248,7 +246,7 @@ pub(crate) fn remove_optimism_lock(w: &mut Writer<'_>, task: &str, lock: &str, t
     }
     for (key, _) in tables {
         w.delete::<OptimismInfos>(key)?;
-        w.delete::<OptimismOps>(key)?;
+        delete_op(w, key)?;
     }
     w.delete::<OptimismDroppedColumns>(&(task.to_string(), lock.to_string()))?;
     done()
@@ -277,6 +275,23 @@ pub(crate) fn set_dropped_column(
         w.put::<OptimismDroppedColumns>(&key, cols)?;
     }
     done()
+}
+
+/// Writes an optimistic operation and keeps the pending index in step.
+fn put_op(w: &mut Writer<'_>, key: &TableKey, op: OptimismOp) -> Result<(), TxError> {
+    if op.done {
+        w.delete::<OptimismPendingOps>(key)?;
+    } else {
+        w.put::<OptimismPendingOps>(key, op.info_revision)?;
+    }
+    w.put::<OptimismOps>(key, op)?;
+    Ok(())
+}
+
+fn delete_op(w: &mut Writer<'_>, key: &TableKey) -> Result<(), TxError> {
+    w.delete::<OptimismPendingOps>(key)?;
+    w.delete::<OptimismOps>(key)?;
+    Ok(())
 }
 
 /// Removes every shard-DDL record of a subtask (stop-task): DM leaves them and the lock stays

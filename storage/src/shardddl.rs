@@ -165,6 +165,16 @@ impl OptimismOp {
     }
 }
 
+/// `optimism_pending_ops`: the optimistic operations not done yet → their Info revision (an
+/// index of `optimism_ops`, kept by apply): a worker's assignment lists its pending operations
+/// without reading the done ones of thousands of tables.
+pub struct OptimismPendingOps;
+impl KeySpace for OptimismPendingOps {
+    const ID: SpaceId = SpaceId::OptimismPendingOps;
+    type Key = TableKey;
+    type Value = u64;
+}
+
 /// DM's conflict stage of an optimistic operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ConflictStage {

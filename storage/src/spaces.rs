@@ -27,10 +27,11 @@ pub enum SpaceId {
     OptimismInfos,
     OptimismOps,
     OptimismDroppedColumns,
+    OptimismPendingOps,
 }
 
 impl SpaceId {
-    pub const ALL: [SpaceId; 17] = [
+    pub const ALL: [SpaceId; 18] = [
         SpaceId::Cluster,
         SpaceId::Members,
         SpaceId::Kv,
@@ -48,6 +49,7 @@ impl SpaceId {
         SpaceId::OptimismInfos,
         SpaceId::OptimismOps,
         SpaceId::OptimismDroppedColumns,
+        SpaceId::OptimismPendingOps,
     ];
 
     /// The sled tree name, also the name in snapshots and errors.
@@ -70,6 +72,7 @@ impl SpaceId {
             SpaceId::OptimismInfos => "optimism_infos",
             SpaceId::OptimismOps => "optimism_ops",
             SpaceId::OptimismDroppedColumns => "optimism_dropped_columns",
+            SpaceId::OptimismPendingOps => "optimism_pending_ops",
         }
     }
 

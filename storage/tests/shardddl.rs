@@ -160,7 +160,12 @@ async fn t30_optimism_info_needs_a_listed_table_and_ops_answer_the_latest_info()
     t.ok(Command::PutOptimismOps { ops: vec![o_op("s1", "t1", first)], skip_done: true }).await;
     let r = t.rejected(Command::DoneOptimismOp { table: key.clone(), info_revision: first + 1, epoch: e1 }).await;
     assert!(matches!(r, Rejected::ShardDdlOpNotFound { .. }), "{r:?}");
+    let pending = |t: &T| {
+        t.store.reader.list::<OptimismPendingOps>().unwrap().into_iter().map(|(k, r)| (k, r.value)).collect::<Vec<_>>()
+    };
+    assert_eq!(pending(&t), vec![(key.clone(), first)], "a written operation is pending");
     t.ok(Command::DoneOptimismOp { table: key.clone(), info_revision: first, epoch: e1 }).await;
+    assert!(pending(&t).is_empty(), "a done operation is not");
     // skip_done: the done op is not replaced by the same answer again.
     t.ok(Command::PutOptimismOps { ops: vec![o_op("s1", "t1", first)], skip_done: true }).await;
     assert!(t.store.reader.get::<OptimismOps>(&key).unwrap().unwrap().value.done);
@@ -189,6 +194,7 @@ async fn t30_optimism_info_needs_a_listed_table_and_ops_answer_the_latest_info()
     t.ok(Command::RemoveOptimismLock { task: "t".into(), lock_id: lock, tables: vec![(key.clone(), second)] }).await;
     assert!(t.store.reader.get::<OptimismInfos>(&key).unwrap().is_none());
     assert!(t.store.reader.get::<OptimismOps>(&key).unwrap().is_none());
+    assert!(pending(&t).is_empty());
 }
 
 #[tokio::test]

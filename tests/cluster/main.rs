@@ -18,3 +18,6 @@ mod t83_ctl;
 mod t84_openapi;
 mod t85_rate_limit;
 mod t86_shard_pessimistic;
+mod t87_shard_optimistic;
+mod t88_shard_ctl;
+mod t89_shard_api;

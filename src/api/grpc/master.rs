@@ -229,6 +229,7 @@ impl Master for MasterService {
         }
         let stream = crate::scheduler::assign::watch(
             leader.ctx.reader.clone(),
+            leader.scheduler.touched.clone(),
             r.worker,
             r.from_revision,
             leader.cancel_token(),

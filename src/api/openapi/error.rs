@@ -61,9 +61,16 @@ pub struct ApiError {
 pub fn status_of(code: i32) -> StatusCode {
     use ErrorCode as E;
     let is = |c: E| c.as_i32() == code;
-    if [E::WorkerNotFound, E::SourceNotFound, E::TaskNotFound, E::MemberNotFound, E::WorkerConfigUnknown]
-        .into_iter()
-        .any(is)
+    if [
+        E::WorkerNotFound,
+        E::SourceNotFound,
+        E::TaskNotFound,
+        E::MemberNotFound,
+        E::WorkerConfigUnknown,
+        E::ShardLockNotFound,
+    ]
+    .into_iter()
+    .any(is)
     {
         StatusCode::NOT_FOUND
     } else if [
@@ -80,12 +87,21 @@ pub fn status_of(code: i32) -> StatusCode {
         E::NoOtherMaster,
         E::MemberStateInvalid,
         E::StaleEpoch,
+        // Shard DDL: the lock or an operation is not in a state that allows the request; the
+        // message says what to look at (`shard-ddl-lock`).
+        E::ShardOpDone,
+        E::ShardOpNotFound,
+        E::ShardTableUnknown,
+        E::ShardInfoChanged,
+        E::ShardUnlockRefused,
     ]
     .into_iter()
     .any(is)
     {
         StatusCode::CONFLICT
-    } else if is(E::InvalidArgument) || (10000..12000).contains(&code) {
+    } else if [E::InvalidArgument, E::ShardDdlInvalid, E::ShardModeMismatch].into_iter().any(is)
+        || (10000..12000).contains(&code)
+    {
         StatusCode::BAD_REQUEST
     } else if [E::NotLeader, E::ClusterNotReady, E::ForwardFailed, E::ClusterUnreachable, E::WorkerUnreachable]
         .into_iter()
@@ -94,7 +110,9 @@ pub fn status_of(code: i32) -> StatusCode {
         StatusCode::SERVICE_UNAVAILABLE
     } else if is(E::ApiRateLimited) {
         StatusCode::TOO_MANY_REQUESTS
-    } else if [E::Timeout, E::ExpectResultTimeout].into_iter().any(is) {
+    } else if [E::Timeout, E::ExpectResultTimeout, E::ShardOwnerTimeout].into_iter().any(is) {
+        // ShardOwnerTimeout: a worker did not act in time, like ExpectResultTimeout (the lock is
+        // put back to waiting; retry, choose another owner, or force-remove).
         StatusCode::GATEWAY_TIMEOUT
     } else {
         StatusCode::INTERNAL_SERVER_ERROR
@@ -165,6 +183,15 @@ mod tests {
             (ErrorCode::ApiRateLimited, 429),
             (ErrorCode::RaftFailed, 500),
             (ErrorCode::StorageIo, 500),
+            (ErrorCode::ShardLockNotFound, 404),
+            (ErrorCode::ShardOpDone, 409),
+            (ErrorCode::ShardOpNotFound, 409),
+            (ErrorCode::ShardTableUnknown, 409),
+            (ErrorCode::ShardInfoChanged, 409),
+            (ErrorCode::ShardDdlInvalid, 400),
+            (ErrorCode::ShardModeMismatch, 400),
+            (ErrorCode::ShardUnlockRefused, 409),
+            (ErrorCode::ShardOwnerTimeout, 504),
         ];
         for (code, want) in cases {
             assert_eq!(status_of(code.as_i32()).as_u16(), want, "{code:?}");

@@ -13,6 +13,7 @@ mod cluster;
 mod error;
 mod extract;
 mod proxy;
+mod shard_locks;
 mod sources;
 mod task_json;
 mod tasks;
@@ -39,7 +40,7 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
     info(title = "dm OpenAPI", description = "DM's /api/v1: sources, tasks and the cluster, served by any master"),
     tags(
         (name = "source", description = "upstream MySQL/MariaDB sources"),
-        (name = "task", description = "migration tasks and their subtasks"),
+        (name = "task", description = "migration tasks, their subtasks and their shard DDL locks"),
         (name = "cluster", description = "masters and workers"),
     )
 )]
@@ -59,6 +60,7 @@ pub fn router(node: Arc<NodeShared>) -> Router {
         .routes(routes!(tasks::task_status))
         .routes(routes!(tasks::start_task))
         .routes(routes!(tasks::stop_task))
+        .routes(routes!(shard_locks::list_locks, shard_locks::unlock_lock, shard_locks::remove_lock))
         .routes(routes!(cluster::cluster_info))
         .routes(routes!(cluster::list_masters))
         .routes(routes!(cluster::offline_master))

@@ -107,7 +107,7 @@ pub struct Force {
     pub force: bool,
 }
 
-fn split_list(v: &Option<String>) -> Vec<String> {
+pub(super) fn split_list(v: &Option<String>) -> Vec<String> {
     v.as_deref().unwrap_or("").split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
 }
 

@@ -42,8 +42,9 @@ pub struct OptimistKeeper {
     /// (task, source) → the upstream tables it routes. Kept from `optimism_source_tables`.
     pub source_tables: BTreeMap<(String, String), Vec<RoutedTable>>,
     pub locks: BTreeMap<String, Lock>,
-    /// Tasks with strict-optimistic-shard-mode: a conflict is an error at once.
-    pub strict: BTreeSet<String>,
+    /// Tasks with strict-optimistic-shard-mode (a conflict is an error at once), with the
+    /// sources whose subtask says so. Kept from `subtasks`.
+    pub strict: BTreeMap<String, BTreeSet<String>>,
     /// Each table's latest operation.
     pub ops: BTreeMap<TableKey, OpState>,
 }
@@ -129,7 +130,7 @@ impl OptimistKeeper {
         };
         let mut stage = out.stage;
         let mut message = out.message;
-        if self.strict.contains(&info.task)
+        if self.strict.contains_key(&info.task)
             && matches!(stage, ConflictStage::Detected | ConflictStage::SkipAndWaitRedirect)
         {
             stage = ConflictStage::Error;
@@ -270,12 +271,17 @@ impl OptimistKeeper {
         touched.into_iter().collect()
     }
 
-    fn note_subtask(&mut self, task: &str, config: Option<&str>) {
+    fn note_subtask(&mut self, task: &str, source: &str, config: Option<&str>) {
         let strict = config
             .and_then(|c| SubtaskConfig::from_stored(c).ok())
             .is_some_and(|c| c.shard_mode == Some(ShardMode::Optimistic) && c.strict_optimistic_shard_mode);
         if strict {
-            self.strict.insert(task.to_string());
+            self.strict.entry(task.to_string()).or_default().insert(source.to_string());
+        } else if let Some(sources) = self.strict.get_mut(task) {
+            sources.remove(source);
+            if sources.is_empty() {
+                self.strict.remove(task);
+            }
         }
     }
 }
@@ -311,17 +317,27 @@ pub fn removal(lock: &Lock, force: bool) -> Command {
 #[path = "rebuild.rs"]
 mod rebuild;
 
+#[cfg(test)]
+#[path = "keeper_tests.rs"]
+mod tests;
+
 impl Keeper for OptimistKeeper {
-    fn rebuild(&mut self, view: &View<'_>) -> Result<Vec<Plan>, StoreError> {
-        rebuild::rebuild(self, view)
+    type Stored = Stored;
+
+    fn read(view: &View<'_>) -> Result<Stored, StoreError> {
+        read_stored(view)
+    }
+
+    fn rebuild(&mut self, stored: Stored) -> Vec<Plan> {
+        rebuild::rebuild(self, stored)
     }
 
     fn apply(&mut self, batch: &ChangeBatch) -> Vec<Plan> {
         let mut plans = Vec::new();
         let mut touched = BTreeSet::new();
         for change in &batch.changes {
-            if let Some(Ok(((_, task), record))) = change.decode::<Subtasks>() {
-                self.note_subtask(&task, record.as_ref().map(|r| r.value.config.as_str()));
+            if let Some(Ok(((source, task), record))) = change.decode::<Subtasks>() {
+                self.note_subtask(&task, &source, record.as_ref().map(|r| r.value.config.as_str()));
             } else if let Some(Ok(((task, source), record))) = change.decode::<OptimismSourceTables>() {
                 let tables = record.map(|r| r.value.tables).unwrap_or_default();
                 touched.extend(self.handle_source_tables(&task, &source, tables));
@@ -364,18 +380,24 @@ impl Keeper for OptimistKeeper {
     }
 }
 
-/// Read by `rebuild`: stored records of every optimistic key space.
-pub(super) struct Stored {
-    pub infos: Vec<(u64, OptimismInfo)>,
-    pub ops: BTreeMap<TableKey, OptimismOp>,
-    pub dropped: Vec<((String, String), Vec<dm_storage::shardddl::DroppedColumn>)>,
+/// Read for `rebuild`: the stored records of every optimistic key space.
+pub struct Stored {
+    /// (source, task, subtask config) of every subtask.
+    subtasks: Vec<(String, String, String)>,
+    source_tables: Vec<((String, String), Vec<RoutedTable>)>,
+    /// Infos with their revisions, oldest first.
+    infos: Vec<(u64, OptimismInfo)>,
+    ops: BTreeMap<TableKey, OptimismOp>,
+    dropped: Vec<((String, String), Vec<dm_storage::shardddl::DroppedColumn>)>,
 }
 
-pub(super) fn read_stored(view: &View<'_>) -> Result<Stored, StoreError> {
+fn read_stored(view: &View<'_>) -> Result<Stored, StoreError> {
+    let subtasks = view.list::<Subtasks>()?.into_iter().map(|((s, t), r)| (s, t, r.value.config)).collect();
+    let source_tables = view.list::<OptimismSourceTables>()?.into_iter().map(|(k, r)| (k, r.value.tables)).collect();
     let mut infos: Vec<(u64, OptimismInfo)> =
         view.list::<OptimismInfos>()?.into_iter().map(|(_, r)| (r.mod_revision, r.value)).collect();
     infos.sort_by_key(|(rev, _)| *rev);
     let ops = view.list::<OptimismOps>()?.into_iter().map(|(k, r)| (k, r.value)).collect();
     let dropped = view.list::<OptimismDroppedColumns>()?.into_iter().map(|(k, r)| (k, r.value)).collect();
-    Ok(Stored { infos, ops, dropped })
+    Ok(Stored { subtasks, source_tables, infos, ops, dropped })
 }

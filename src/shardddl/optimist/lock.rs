@@ -8,7 +8,7 @@
 //! which DDLs reach the downstream and the table's conflict stage.
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use dm_storage::shardddl::{ConflictStage, DropColumnStage};
@@ -87,7 +87,7 @@ pub struct Lock {
     /// Tables whose last DDL conflicts, with their schema after it.
     conflicts: BTreeMap<TableId, Arc<Table>>,
     /// Tables whose last operation is not done yet (a table without one has nothing pending).
-    pending: BTreeMap<TableId, bool>,
+    pending: BTreeSet<TableId>,
     /// The revision of each table's latest Info (0 = none).
     pub versions: BTreeMap<TableId, u64>,
     /// Partially dropped columns: column → tables that dropped it and how far.
@@ -105,7 +105,7 @@ impl Lock {
             tables: BTreeMap::new(),
             bag: Bag::default(),
             conflicts: BTreeMap::new(),
-            pending: BTreeMap::new(),
+            pending: BTreeSet::new(),
             versions: BTreeMap::new(),
             columns: BTreeMap::new(),
         }
@@ -170,19 +170,19 @@ impl Lock {
         self.tables.iter().map(|(id, t)| (id.clone(), same.iter().any(|(s, eq)| *eq && Arc::ptr_eq(s, t)))).collect()
     }
 
-    /// Every table has the joined schema and its operation done: the lock can go.
+    /// Every table has the joined schema and its operation done: the lock can go. Runs over
+    /// the distinct schemas, not the tables (it runs after every Info).
     pub fn is_resolved(&self) -> bool {
-        self.conflicts.is_empty() && self.pending.values().all(|p| !p) && self.ready().values().all(|r| *r)
+        if !self.conflicts.is_empty() || !self.pending.is_empty() {
+            return false;
+        }
+        let Some(joined) = self.joined() else { return self.tables.is_empty() };
+        self.bag.distinct().all(|t| compare(&joined, t) == Ok(Ordering::Equal))
     }
 
+    /// The table's operation is done; false if it had none pending.
     pub fn mark_done(&mut self, id: &TableId) -> bool {
-        match self.pending.get_mut(id) {
-            Some(p) => {
-                *p = false;
-                true
-            }
-            None => false,
-        }
+        self.pending.remove(id)
     }
 
     /// The tables currently caught in a conflict.

@@ -3,27 +3,23 @@
 
 use std::collections::BTreeSet;
 
-use dm_storage::scheduling::Subtasks;
-use dm_storage::shardddl::{DropColumnStage, OptimismOp, OptimismSourceTables};
-use dm_storage::state::View;
-use dm_storage::{Command, StoreError};
+use dm_storage::Command;
+use dm_storage::shardddl::{DropColumnStage, OptimismOp};
 
-use super::{OptimistKeeper, Stored, read_stored, tid};
+use super::{OptimistKeeper, Stored, tid};
 use crate::shardddl::driver::Plan;
 use crate::shardddl::optimist::lock::TableId;
 
 /// Bytes of operations per command while rebuilding.
 const BATCH_BYTES: usize = 512 << 10;
 
-pub(super) fn rebuild(k: &mut OptimistKeeper, view: &View<'_>) -> Result<Vec<Plan>, StoreError> {
+pub(super) fn rebuild(k: &mut OptimistKeeper, stored: Stored) -> Vec<Plan> {
     *k = OptimistKeeper::default();
-    for ((_, task), r) in view.list::<Subtasks>()? {
-        k.note_subtask(&task, Some(&r.value.config));
+    let Stored { subtasks, source_tables, infos, ops: stored_ops, dropped } = stored;
+    for (source, task, config) in subtasks {
+        k.note_subtask(&task, &source, Some(&config));
     }
-    for ((task, source), r) in view.list::<OptimismSourceTables>()? {
-        k.source_tables.insert((task, source), r.value.tables);
-    }
-    let Stored { infos, ops: stored_ops, dropped } = read_stored(view)?;
+    k.source_tables.extend(source_tables);
     let mut plans = Vec::new();
     for (revision, info) in &infos {
         plans.push(k.handle_info(info, *revision));
@@ -54,7 +50,7 @@ pub(super) fn rebuild(k: &mut OptimistKeeper, view: &View<'_>) -> Result<Vec<Pla
             lock.columns_done(&tid(&op.key()), &done, &executed);
         }
     }
-    Ok(batch(plans, &stored_ops, k))
+    batch(plans, &stored_ops, k)
 }
 
 /// Merges the replayed plans into few commands, leaving out operations already stored (done or

@@ -93,7 +93,11 @@ impl Lock {
             self.columns.entry(col.clone()).or_default().entry(id.clone()).or_insert(DropColumnStage::NotDone);
         }
         if !out.ddls.is_empty() || !out.redirects.is_empty() {
-            self.pending.insert(id.clone(), true);
+            self.pending.insert(id.clone());
+        }
+        // A redirected table must see its `resolved` operation before the lock may go.
+        for r in &out.redirects {
+            self.pending.insert(r.clone());
         }
         out
     }
@@ -290,6 +294,6 @@ impl Lock {
         if exec && let Some(last) = last {
             self.set(id, last);
         }
-        self.pending.insert(id.clone(), true);
+        self.pending.insert(id.clone());
     }
 }

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use dm_storage::feed::ChangeBatch;
 use dm_storage::scheduling::Subtasks;
-use dm_storage::shardddl::{PessimismInfo, PessimismInfos, PessimismOps};
+use dm_storage::shardddl::{PessimismInfo, PessimismInfos, PessimismOp, PessimismOps};
 use dm_storage::state::View;
 use dm_storage::{Command, StoreError};
 
@@ -48,22 +48,40 @@ impl PessimistKeeper {
     }
 }
 
+/// The records a pessimist rebuild starts from.
+pub struct Stored {
+    /// (source, task) of every subtask.
+    subtasks: Vec<(String, String)>,
+    infos: Vec<PessimismInfo>,
+    ops: Vec<PessimismOp>,
+}
+
 impl Keeper for PessimistKeeper {
-    fn rebuild(&mut self, view: &View<'_>) -> Result<Vec<Plan>, StoreError> {
+    type Stored = Stored;
+
+    fn read(view: &View<'_>) -> Result<Stored, StoreError> {
+        Ok(Stored {
+            subtasks: view.list::<Subtasks>()?.into_iter().map(|(k, _)| k).collect(),
+            infos: view.list::<PessimismInfos>()?.into_iter().map(|(_, r)| r.value).collect(),
+            ops: view.list::<PessimismOps>()?.into_iter().map(|(_, r)| r.value).collect(),
+        })
+    }
+
+    fn rebuild(&mut self, stored: Stored) -> Vec<Plan> {
         let mut fresh = PessimistKeeper::default();
-        for ((source, task), _) in view.list::<Subtasks>()? {
+        for (source, task) in stored.subtasks {
             fresh.task_sources.entry(task).or_default().insert(source);
         }
-        for (_, info) in view.list::<PessimismInfos>()? {
-            fresh.join(&info.value);
+        for info in &stored.infos {
+            fresh.join(info);
         }
-        for (_, op) in view.list::<PessimismOps>()? {
-            let sources = fresh.sources_of(&op.value.task);
-            fresh.locks.recover_op(&op.value, &sources);
+        for op in &stored.ops {
+            let sources = fresh.sources_of(&op.task);
+            fresh.locks.recover_op(op, &sources);
         }
         *self = fresh;
         let ids: BTreeSet<String> = self.locks.locks.keys().cloned().collect();
-        Ok(self.replan(&ids))
+        self.replan(&ids)
     }
 
     fn apply(&mut self, batch: &ChangeBatch) -> Vec<Plan> {

@@ -125,7 +125,9 @@ impl Lock {
                 let ops: Vec<_> = self
                     .members
                     .iter()
-                    .filter(|(s, m)| !m.done && **s != self.owner)
+                    // Only sources that sent the DDL: after an unlock the lock may go on
+                    // without some, and they must not skip a DDL they never reached.
+                    .filter(|(s, m)| m.ready && !m.done && **s != self.owner)
                     .map(|(s, _)| self.op(s, false))
                     .collect();
                 if ops.is_empty() { Vec::new() } else { vec![Command::PutPessimismOps { ops, skip_done: true }] }

@@ -75,8 +75,8 @@ impl Pessimist {
     /// when the owner is not waiting (a source that never sends its DDL: dm#2062):
     /// 1. The lock must exist; the owner (or `replace_owner`) must be waiting for it, unless
     ///    force-removing.
-    /// 2. Mark the lock synced and write the owner's exec operation; wait for it to be done. If
-    ///    it is not, undo the synced marks and fail — unless force-removing.
+    /// 2. Write the owner's exec operation; wait for it to be done. If it is not, fail (the lock
+    ///    stays as it was, its owner now the chosen one) — unless force-removing.
     /// 3. Write skip operations for the other waiting sources; wait for them (a failure here is
     ///    only reported).
     /// 4. Remove the lock with its Infos and operations.
@@ -94,7 +94,6 @@ impl Pessimist {
                     u.lock_id
                 )));
             }
-            k.locks.force_synced(&u.lock_id);
             if let Some(l) = k.locks.locks.get_mut(&u.lock_id)
                 && waiting
             {
@@ -110,7 +109,6 @@ impl Pessimist {
             self.propose(Command::PutPessimismOps { ops: vec![op], skip_done: true }).await?;
             if !self.wait_done(&lock, &[owner.to_string()]).await {
                 if !u.force_remove {
-                    self.revert(&lock).await;
                     return Err(ShardError::OwnerTimeout {
                         lock_id: lock.id.clone(),
                         owner: owner.to_string(),
@@ -151,18 +149,6 @@ impl Pessimist {
             })
         })
         .await
-    }
-
-    /// Step 2's undo: the sources' ready marks as they were.
-    async fn revert(&self, before: &Lock) {
-        let mut k = self.driven.keeper.lock().await;
-        if let Some(l) = k.locks.locks.get_mut(&before.id) {
-            for (s, m) in l.members.iter_mut() {
-                if let Some(old) = before.members.get(s) {
-                    m.ready = old.ready || m.done;
-                }
-            }
-        }
     }
 }
 

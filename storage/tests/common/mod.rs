@@ -48,7 +48,7 @@ impl T {
     pub fn dump(&self) -> String {
         let r = &self.store.reader;
         format!(
-            "{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}",
+            "{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}",
             r.list::<Workers>().unwrap(),
             r.list::<Sources>().unwrap(),
             r.list::<Bounds>().unwrap(),
@@ -62,7 +62,8 @@ impl T {
             r.list::<OptimismSourceTables>().unwrap(),
             r.list::<OptimismInfos>().unwrap(),
             r.list::<OptimismOps>().unwrap(),
-            r.list::<OptimismDroppedColumns>().unwrap()
+            r.list::<OptimismDroppedColumns>().unwrap(),
+            r.list::<OptimismPendingOps>().unwrap()
         )
     }
 }

@@ -73,8 +73,9 @@ impl ShardWorker {
         let auto = Arc::new(AtomicBool::new(true));
         let (held, a, d, n, m) = (fake.held.clone(), auto.clone(), down.clone(), name.to_string(), masters.to_vec());
         let acting = tokio::spawn(async move {
-            // (lock or table, info revision) already acted on: a replayed operation is only acked.
-            let mut acted: BTreeSet<(String, String, u64)> = BTreeSet::new();
+            // Operations already acted on (lock, table, Info revision, DDLs, exec, stage): a replayed
+            // operation is only acked.
+            let mut acted: BTreeSet<(String, String, u64, Vec<String>, bool, String)> = BTreeSet::new();
             let mut client = super::fake::client(&m);
             loop {
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -84,7 +85,14 @@ impl ShardWorker {
                 let h = held.lock().unwrap().clone();
                 for op in h.ops {
                     let table = format!("{}.{}", op.up_schema, op.up_table);
-                    let key = (op.lock_id.clone(), table.clone(), op.info_revision);
+                    let key = (
+                        op.lock_id.clone(),
+                        table.clone(),
+                        op.info_revision,
+                        op.ddls.clone(),
+                        op.exec,
+                        op.conflict_stage.clone(),
+                    );
                     if acted.insert(key) {
                         let exec = op.mode == ShardMode::Pessimistic as i32 && op.exec
                             || op.mode == ShardMode::Optimistic as i32 && !op.ddls.is_empty();
@@ -166,7 +174,16 @@ pub fn routed(table: &str) -> ShardTable {
 
 /// A 3-master cluster, `n` shard workers each bound to its own source, and a started task.
 pub async fn setup(n: usize, mode: &str) -> (TestCluster, Ctl, Vec<ShardWorker>, Downstream) {
-    let c = TestCluster::start(3).await;
+    setup_with(n, mode, |_| {}).await
+}
+
+/// [`setup`] with each master's config adjusted by `tweak` (e.g. a short `shard_ddl.unlock_wait`).
+pub async fn setup_with(
+    n: usize,
+    mode: &str,
+    tweak: impl Fn(&mut dm::config::master::MasterConfig),
+) -> (TestCluster, Ctl, Vec<ShardWorker>, Downstream) {
+    let c = TestCluster::start_with(3, tweak).await;
     c.wait_leader().await;
     let masters: Vec<String> = c.ids().iter().map(|id| c.client_addr(*id)).collect();
     let ctl = Ctl(masters.clone());
@@ -194,4 +211,31 @@ pub async fn locks(ctl: &Ctl, task: &str) -> Vec<DdlLock> {
     let r = dm::cluster_call!(ctl.client(), show_ddl_locks, req).unwrap();
     assert!(r.result, "{r:?}");
     r.locks
+}
+
+/// Every shard-DDL record on the leader, for "nothing changed" checks.
+pub async fn shard_state(c: &TestCluster) -> String {
+    use dm_storage::shardddl::*;
+    let leader = c.wait_leader().await;
+    let r = &c.node(leader).shared.ctx.reader;
+    format!(
+        "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
+        r.list::<PessimismInfos>().unwrap(),
+        r.list::<PessimismOps>().unwrap(),
+        r.list::<OptimismSourceTables>().unwrap(),
+        r.list::<OptimismInfos>().unwrap(),
+        r.list::<OptimismOps>().unwrap(),
+        r.list::<OptimismDroppedColumns>().unwrap(),
+        r.list::<OptimismPendingOps>().unwrap()
+    )
+}
+
+/// Kills the leader, waits for a new one, and restarts the old one (so a later failover still
+/// has a majority).
+pub async fn fail_over(c: &mut TestCluster) {
+    let old = c.wait_leader().await;
+    c.kill(old).await;
+    let survivors = c.live_ids();
+    c.wait_leader_among(&survivors).await;
+    c.restart(old).await;
 }
