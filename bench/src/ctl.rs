@@ -78,3 +78,17 @@ pub async fn wait_workers(
         tokio::time::sleep(every).await;
     }
 }
+
+/// A task over `sources` merging `shop.t*` into `shop.tb` in `mode` (pessimistic | optimistic),
+/// as tests/cluster/harness/shard.rs writes it.
+pub fn sharded_task_yaml(name: &str, sources: &[String], mode: &str) -> String {
+    let mut t = format!(
+        "name: {name}\ntask-mode: all\nshard-mode: {mode}\ntarget-database:\n  host: 127.0.0.1\n  port: 4000\n  user: root\n  password: \"\"\nmysql-instances:\n"
+    );
+    for s in sources {
+        t.push_str(&format!("  - source-id: {s}\n    block-allow-list: instance\n    route-rules: [\"merge\"]\n"));
+    }
+    t.push_str("block-allow-list:\n  instance:\n    do-dbs: [\"shop\"]\n");
+    t.push_str("routes:\n  merge:\n    schema-pattern: \"shop\"\n    table-pattern: \"t*\"\n    target-schema: \"shop\"\n    target-table: \"tb\"\n");
+    t
+}

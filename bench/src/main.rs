@@ -11,12 +11,20 @@
 //!   subtask is delivered, and until StartTask returns.
 //! - `worker-failover`: kill -9 the `dm worker` process bound to a source; time until another
 //!   worker has it.
+//! - `shard-pessimistic`: one pessimistic shard-DDL lock over N sources; time from the last Info
+//!   until every operation is delivered, and until the lock is removed.
+//! - `shard-optimistic`: one optimistic lock over many tables; Infos per second and latencies,
+//!   then kill -9 the leader and time the new leader's rebuild of the lock.
 
 mod ctl;
 mod etcd;
 mod failover;
 mod growth;
 mod procs;
+mod shard_ops;
+mod shard_optimistic;
+mod shard_pessimistic;
+mod shard_setup;
 mod sim;
 mod start_task;
 mod stats;
@@ -110,6 +118,23 @@ enum Cmd {
         #[arg(long, default_value_t = 20)]
         trials: usize,
     },
+    /// Pessimistic shard DDL: last Info to every operation delivered, over N sources.
+    ShardPessimistic {
+        #[arg(long, default_value_t = 1024)]
+        sources: usize,
+        #[arg(long, default_value_t = 5)]
+        trials: usize,
+    },
+    /// Optimistic shard DDL over many tables, then the new leader's rebuild after kill -9.
+    ShardOptimistic {
+        #[arg(long, default_value_t = 10_000)]
+        tables: usize,
+        #[arg(long, default_value_t = 4)]
+        sources: usize,
+        /// Info calls in flight.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+    },
 }
 
 #[tokio::main]
@@ -134,6 +159,10 @@ async fn main() -> anyhow::Result<()> {
         }
         Cmd::StartTask { sources, batch, via } => start_task::run(&dm, work.path(), sources, batch.max(1), via).await,
         Cmd::WorkerFailover { trials } => worker_failover::run(&dm, work.path(), trials).await,
+        Cmd::ShardPessimistic { sources, trials } => shard_pessimistic::run(&dm, work.path(), sources, trials).await,
+        Cmd::ShardOptimistic { tables, sources, concurrency } => {
+            shard_optimistic::run(&dm, work.path(), tables, sources, concurrency.max(1)).await
+        }
     };
     if cli.keep {
         let _ = work.keep();

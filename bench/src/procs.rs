@@ -55,6 +55,11 @@ impl Master {
         self.child.as_ref().map(|c| c.id())
     }
 
+    /// The file its stderr (the log) goes to.
+    pub fn log_path(&self) -> &Path {
+        &self.log
+    }
+
     /// Resident set size from /proc, bytes.
     pub fn rss(&self) -> Option<u64> {
         rss_of(self.pid()?)
@@ -172,6 +177,11 @@ pub struct Cluster {
 impl Cluster {
     /// Three masters with default settings, as an operator would run them.
     pub fn start(bin: &Path, dir: &Path, n: usize) -> anyhow::Result<Cluster> {
+        Self::start_with(bin, dir, n, &[])
+    }
+
+    /// Masters with `extra` arguments after the usual ones (e.g. `--config=FILE`).
+    pub fn start_with(bin: &Path, dir: &Path, n: usize, extra: &[String]) -> anyhow::Result<Cluster> {
         let ports: Vec<(u16, u16)> = (0..n).map(|_| (free_port(), free_port())).collect();
         let initial: Vec<String> =
             ports.iter().enumerate().map(|(i, (_, p))| format!("m{}=127.0.0.1:{p}", i + 1)).collect();
@@ -187,6 +197,7 @@ impl Cluster {
                 format!("--initial-cluster={}", initial.join(",")),
                 format!("--data-dir={}", data_dir.display()),
             ];
+            let args = [args, extra.to_vec()].concat();
             let mut m = Master {
                 log: dir.join(format!("{name}.log")),
                 addr: format!("127.0.0.1:{c}"),

@@ -19,6 +19,8 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tonic::{Request, Response, Status};
 
+use crate::shard_ops::{Acker, ShardOps};
+
 /// What every simulated worker shares.
 #[derive(Clone)]
 pub struct SimConfig {
@@ -42,6 +44,8 @@ pub struct Metrics {
     /// Workers that have received at least one subtask, and when the last of them did.
     pub delivered: AtomicUsize,
     last_delivery: Mutex<Option<Instant>>,
+    /// Shard-DDL operations received, and whether to ack them.
+    pub shard: Arc<ShardOps>,
 }
 
 impl Metrics {
@@ -113,6 +117,8 @@ impl Worker for Service {
 }
 
 pub struct SimWorker {
+    pub name: String,
+    held: Arc<Mutex<Held>>,
     loops: Vec<JoinHandle<()>>,
 }
 
@@ -151,8 +157,20 @@ impl SimWorker {
             anyhow::bail!("register {name}: {}", r.msg);
         }
         let watch = tokio::spawn(follow(cfg.masters.clone(), name.clone(), held.clone(), m.clone()));
-        let beat = tokio::spawn(heartbeat(cfg.clone(), name, held, m));
-        Ok(SimWorker { loops: vec![watch, beat, server] })
+        let beat = tokio::spawn(heartbeat(cfg.clone(), name.clone(), held.clone(), m));
+        Ok(SimWorker { name, held, loops: vec![watch, beat, server] })
+    }
+
+    /// The source it holds and the binding's epoch.
+    pub fn binding(&self) -> (String, u64) {
+        let h = self.held.lock().unwrap();
+        (h.source.clone(), h.epoch)
+    }
+
+    /// Who it calls as for shard DDL.
+    pub fn caller(&self) -> dm::worker::shardddl::ShardDdlCaller {
+        let (source, epoch) = self.binding();
+        dm::worker::shardddl::ShardDdlCaller { worker: self.name.clone(), source, epoch }
     }
 }
 
@@ -220,6 +238,7 @@ async fn heartbeat(cfg: SimConfig, name: String, held: Arc<Mutex<Held>>, m: Arc<
 }
 
 async fn follow(masters: Vec<String>, name: String, held: Arc<Mutex<Held>>, m: Arc<Metrics>) {
+    let acker = Acker::new(masters.clone(), m.shard.clone());
     let mut client =
         ClusterClient::new(masters, Duration::from_secs(5)).idempotent().with_attempt_timeout(Duration::from_secs(3));
     loop {
@@ -237,6 +256,9 @@ async fn follow(masters: Vec<String>, name: String, held: Arc<Mutex<Held>>, m: A
                 continue;
             }
             let b = a.bound.unwrap_or_default();
+            for op in m.shard.received(&name, &a.shard_ddl_ops, now) {
+                acker.ack(&name, &b.source_id, b.epoch, op);
+            }
             match (g.source.is_empty(), b.source_id.is_empty()) {
                 (true, false) => m.bound.fetch_add(1, Ordering::Relaxed),
                 (false, true) => m.bound.fetch_sub(1, Ordering::Relaxed),
