@@ -7,55 +7,15 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::harness::ctl_run::{Run, ctl_at};
 use crate::harness::process::DM;
 use crate::harness::workers::{Audit, Ctl, TestWorker, source_yaml, task_yaml};
 use crate::harness::{TIMEOUT, TestCluster, wait_until};
 
 const TTL: Duration = Duration::from_secs(10);
 
-/// One `dm ctl` run: exit code, stdout as JSON (Null when it is not JSON), raw stdout, stderr.
-struct Run {
-    code: i32,
-    json: Value,
-    out: String,
-    err: String,
-}
-
-impl Run {
-    fn ok(self) -> Self {
-        assert_eq!(self.code, 0, "expected success; stdout {} stderr {}", self.out, self.err);
-        assert_eq!(self.json["result"], Value::Bool(true), "{}", self.out);
-        self
-    }
-
-    /// `result` false with `code` in the message, and exit code 1.
-    fn refused(self, code: u32) -> Self {
-        assert_eq!(self.code, 1, "expected exit 1; stdout {} stderr {}", self.out, self.err);
-        assert_eq!(self.json["result"], Value::Bool(false), "{}", self.out);
-        assert!(self.out.contains(&format!("[code={code}]")), "code {code} not in {}", self.out);
-        self
-    }
-
-    fn msg(&self) -> String {
-        self.json["msg"].as_str().unwrap_or_default().to_string()
-    }
-}
-
 async fn ctl(addr: &str, dir: &Path, args: &[&str]) -> Run {
-    let out = tokio::process::Command::new(DM)
-        .args(["ctl", "--master-addr", addr, "--rpc-timeout", "30s"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .await
-        .expect("run dm ctl");
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    Run {
-        code: out.status.code().expect("dm ctl exited"),
-        json: serde_json::from_str(&text).unwrap_or(Value::Null),
-        out: text,
-        err: String::from_utf8_lossy(&out.stderr).to_string(),
-    }
+    ctl_at(addr, dir, args).await
 }
 
 fn write(dir: &Path, name: &str, text: &str) {

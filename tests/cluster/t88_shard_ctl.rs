@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::process::DM;
+use crate::harness::ctl_run::{Run, ctl_at};
 use crate::harness::shard::{ShardWorker, locks, setup, setup_with};
 use crate::harness::{TIMEOUT, TestCluster, wait_until};
 
@@ -14,43 +14,16 @@ const ADD: &str = "ALTER TABLE tb ADD COLUMN c INT";
 const ADD2: &str = "ALTER TABLE tb ADD COLUMN d INT";
 const T1: &str = "CREATE TABLE t1 (id INT PRIMARY KEY, a INT)";
 
-/// One `dm ctl` run: exit code, stdout as JSON (Null when it is not JSON), raw output.
-struct Run {
-    code: i32,
-    json: Value,
-    out: String,
-    err: String,
-}
-
-impl Run {
-    fn ok(self) -> Self {
-        assert_eq!(self.code, 0, "expected success; stdout {} stderr {}", self.out, self.err);
-        assert_eq!(self.json["result"], Value::Bool(true), "{}", self.out);
-        self
-    }
-
-    fn locks(&self) -> Vec<Value> {
-        self.json["locks"].as_array().cloned().unwrap_or_else(|| panic!("no locks array in {}", self.out))
-    }
+/// The lock listing of a `shard-ddl-lock` answer.
+fn locks_of(r: &Run) -> Vec<Value> {
+    r.json["locks"].as_array().cloned().unwrap_or_else(|| panic!("no locks array in {}", r.out))
 }
 
 /// `dm ctl <args>` against a follower of `c` (the request is forwarded to the leader).
 async fn ctl(c: &TestCluster, args: &[&str]) -> Run {
     let leader = c.wait_leader().await;
     let follower = c.ids().into_iter().find(|id| *id != leader).expect("a follower");
-    let out = tokio::process::Command::new(DM)
-        .args(["ctl", "--master-addr", &c.client_addr(follower), "--rpc-timeout", "30s"])
-        .args(args)
-        .output()
-        .await
-        .expect("run dm ctl");
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    Run {
-        code: out.status.code().expect("dm ctl exited"),
-        json: serde_json::from_str(&text).unwrap_or(Value::Null),
-        out: text,
-        err: String::from_utf8_lossy(&out.stderr).to_string(),
-    }
+    ctl_at(&c.client_addr(follower), &std::env::temp_dir(), args).await
 }
 
 async fn send(ws: &[ShardWorker], which: &[usize], ddl: &str) {
@@ -72,10 +45,10 @@ async fn t10_pessimistic_list_unlock_and_force_remove() {
     let listed = ctl(&c, &["shard-ddl-lock", "shard"]).await.ok();
     let want = json!({"ID": LOCK, "task": "shard", "mode": "pessimistic", "owner": "s1", "DDLs": [ADD],
         "synced": ["s1", "s2"], "unsynced": ["s3"], "messages": [], "stage": "waiting"});
-    assert_eq!(listed.locks(), vec![want], "{}", listed.out);
+    assert_eq!(locks_of(&listed), vec![want], "{}", listed.out);
     // DM's older name, and the source filter.
-    assert_eq!(ctl(&c, &["show-ddl-locks", "-s", "s2"]).await.ok().locks().len(), 1);
-    assert!(ctl(&c, &["shard-ddl-lock", "other-task"]).await.ok().locks().is_empty());
+    assert_eq!(locks_of(&ctl(&c, &["show-ddl-locks", "-s", "s2"]).await.ok()).len(), 1);
+    assert!(locks_of(&ctl(&c, &["shard-ddl-lock", "other-task"]).await.ok()).is_empty());
 
     // The owner executes (the fake workers ack), the other waiting source skips; s3 never sent.
     ctl(&c, &["shard-ddl-lock", "unlock", LOCK]).await.ok();
@@ -97,7 +70,7 @@ async fn t10_pessimistic_list_unlock_and_force_remove() {
     // The fake workers log one entry per lock id and source, so s1's skip of this second lock is
     // seen in the answer: a source that did not skip in time would be named there.
     assert!(!msg.contains("skipped"), "s1 acked its skip: {msg}");
-    assert!(ctl(&c, &["shard-ddl-lock"]).await.ok().locks().is_empty());
+    assert!(locks_of(&ctl(&c, &["shard-ddl-lock"]).await.ok()).is_empty());
     let log = down.log();
     assert!(!log.iter().any(|d| d.executed.contains(&ADD2.to_string())), "nobody executed {ADD2}: {log:?}");
     c.shutdown().await;
@@ -115,7 +88,7 @@ async fn t20_optimistic_conflict_skip_and_force_remove() {
     })
     .await;
     let listed = ctl(&c, &["shard-ddl-lock", "shard"]).await.ok();
-    let l = &listed.locks()[0];
+    let l = &locks_of(&listed)[0];
     assert_eq!((&l["ID"], &l["mode"]), (&json!(LOCK), &json!("optimistic")), "{}", listed.out);
     let messages = l["messages"].to_string();
     assert!(messages.contains("s1-`shop`.`t1`") && messages.contains("skip and wait for redirect"), "{messages}");
@@ -128,7 +101,7 @@ async fn t20_optimistic_conflict_skip_and_force_remove() {
     })
     .await;
     let listed = ctl(&c, &["shard-ddl-lock"]).await.ok();
-    assert_eq!(listed.locks()[0]["owner"], json!("s2-`shop`.`t1`"), "{}", listed.out);
+    assert_eq!(locks_of(&listed)[0]["owner"], json!("s2-`shop`.`t1`"), "{}", listed.out);
 
     // Unlocking needs the table; a table that is not conflicted is refused.
     let r = ctl(&c, &["shard-ddl-lock", "unlock", LOCK, "-a", "skip"]).await;
@@ -144,13 +117,13 @@ async fn t20_optimistic_conflict_skip_and_force_remove() {
     })
     .await;
     let listed = ctl(&c, &["shard-ddl-lock", "shard"]).await.ok();
-    let messages = listed.locks()[0]["messages"].to_string();
+    let messages = locks_of(&listed)[0]["messages"].to_string();
     assert!(!messages.contains("s2-`shop`.`t1`"), "s2's t1 is no longer conflicted: {messages}");
     assert!(messages.contains("s1-`shop`.`t1`"), "s1's t1 still waits: {messages}");
     assert!(down.log().iter().all(|d| d.executed.is_empty()), "nothing executed: {:?}", down.log());
 
     ctl(&c, &["shard-ddl-lock", "unlock", LOCK, "--force-remove"]).await.ok();
-    assert!(ctl(&c, &["shard-ddl-lock", "shard"]).await.ok().locks().is_empty());
+    assert!(locks_of(&ctl(&c, &["shard-ddl-lock", "shard"]).await.ok()).is_empty());
     c.shutdown().await;
 }
 

@@ -2,6 +2,7 @@
 //! injector (drop/delay/partition between nodes), kill and restart of a node, clients, and
 //! waiting for conditions with deadlines (never fixed sleeps).
 
+pub mod ctl_run;
 pub mod fake;
 pub mod http;
 pub mod process;
