@@ -199,3 +199,38 @@ async fn t60_bad_input_changes_nothing() {
     assert_eq!(before, shard_state(&c).await, "bad input changed nothing");
     c.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn t70_a_source_leaving_mid_lock_and_stale_epochs() {
+    let (c, ctl, ws, down) = setup(3, "optimistic").await;
+    put_tables(&ws).await;
+    let tables = all_tables(3);
+    // s1 and s2 add the column; s3 never does.
+    send(&ws, &tables[..4], ADD).await;
+    wait_until(TIMEOUT, "four tables executed the ADD and acked", || async {
+        executed(&down, ADD).len() == 4 && !shard_state(&c).await.contains("done: false")
+    })
+    .await;
+    // A stale epoch is refused and changes nothing.
+    let before = shard_state(&c).await;
+    let mut stale = ws[2].fake.caller();
+    stale.epoch -= 1;
+    let ddl = dm::worker::shardddl::OptimisticDdl {
+        table: crate::harness::shard::routed("t1"),
+        ddls: vec![ADD.to_string()],
+        before: BEFORE.to_string(),
+        ..Default::default()
+    };
+    let r = stale.put_optimistic(&mut ws[2].fake.client(), "shard", &ddl).await;
+    assert_eq!(r.as_ref().map_err(|e| e.code()).unwrap_err(), 46013, "{r:?}");
+    // A replayed Info changes nothing either.
+    send(&ws, &tables[..1], ADD).await;
+    assert_eq!(before, shard_state(&c).await, "a stale call and a replay changed nothing");
+    assert_eq!(locks(&ctl, "shard").await[0].unsynced.len(), 2, "s3's tables lack the column");
+    // s3 leaves the task: its tables leave the lock, which resolves.
+    let req = OperateTaskRequest { op: TaskOp::Delete as i32, name: "shard".into(), sources: vec!["s3".into()] };
+    assert!(dm::cluster_call!(ctl.client(), operate_task, req).unwrap().result);
+    wait_until(TIMEOUT, "the lock is resolved and removed", || async { locks(&ctl, "shard").await.is_empty() }).await;
+    assert_eq!(executed(&down, ADD).len(), 4);
+    c.shutdown().await;
+}
