@@ -21,7 +21,7 @@ pub enum ShardError {
     UnlockRefused(String),
     #[error(
         "source {owner} did not execute the DDLs of lock {lock_id} within {secs}s; check its worker with \
-         `query-status`, choose another owner with --owner, or remove the lock with --force-remove"
+         `query-status` and retry the unlock, or remove the lock with --force-remove"
     )]
     OwnerTimeout { lock_id: String, owner: String, secs: u64 },
     #[error("{0}")]

@@ -10,9 +10,9 @@ use crate::apply::{Outcome, TxError, Writer};
 use crate::command::{CommandOutput, Rejected};
 use crate::scheduling::{Bounds, Subtasks};
 use crate::shardddl::{
-    DroppedColumn, DroppedTable, OptimismDroppedColumns, OptimismInfo, OptimismInfos, OptimismOp, OptimismOps,
-    OptimismPendingOps, OptimismSourceTables, OptimismTables, PessimismInfo, PessimismInfos, PessimismOp, PessimismOps,
-    RoutedTable, SourceTablesRecord, TableKey, lock_id, table_key,
+    ConflictStage, DroppedColumn, DroppedTable, OptimismDroppedColumns, OptimismInfo, OptimismInfos, OptimismOp,
+    OptimismOps, OptimismPendingOps, OptimismSourceTables, OptimismTables, PessimismInfo, PessimismInfos, PessimismOp,
+    PessimismOps, RoutedTable, SourceTablesRecord, TableKey, lock_id, table_key,
 };
 
 type Applied = Result<Outcome, TxError>;
@@ -212,8 +212,13 @@ pub(crate) fn put_optimism_ops(w: &mut Writer<'_>, ops: &[OptimismOp], skip_done
 pub(crate) fn done_optimism_op(w: &mut Writer<'_>, table: &TableKey, info_revision: u64, epoch: u64) -> Applied {
     let (task, source, schema, name) = table;
     check!(worker_may_write(w, task, source, epoch));
+    // A waiting stage is not acked: the worker waits for the operation that replaces it (an
+    // ack would let skip_done drop the later `resolved` redirect).
+    let waiting = |op: &OptimismOp| {
+        matches!(op.stage, ConflictStage::Detected | ConflictStage::SkipAndWaitRedirect | ConflictStage::Error)
+    };
     let mut op = match w.get::<OptimismOps>(table)? {
-        Some(r) if r.value.info_revision == info_revision => r.value,
+        Some(r) if r.value.info_revision == info_revision && !waiting(&r.value) => r.value,
         _ => {
             return Ok(Err(Rejected::ShardDdlOpNotFound {
                 task: task.clone(),

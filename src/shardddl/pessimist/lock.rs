@@ -198,6 +198,10 @@ impl LockKeeper {
         for s in sources {
             lock.members.entry(s.clone()).or_default();
         }
+        // The owner left the task before anyone else was waiting: the next to arrive owns it.
+        if !lock.executed && !lock.members.contains_key(&lock.owner) {
+            lock.owner = info.source.clone();
+        }
         if !same_ddls(&lock.ddls, &info.ddls) {
             let e = TrySyncError::DdlsDiffer {
                 lock_id: id,
@@ -236,6 +240,16 @@ impl LockKeeper {
         lock.members.entry(op.source.clone()).or_default();
         if op.exec {
             lock.owner = op.source.clone();
+        } else {
+            // Skip operations exist only once the owner executed (or the operator chose that
+            // nobody does): never hand out an exec again, even if the owner's record is gone
+            // with its subtask.
+            lock.executed = true;
+            if lock.owner == op.source {
+                // A source told to skip is not the one that executed: the executor is unknown
+                // (gone), so every member gets its skip.
+                lock.owner.clear();
+            }
         }
         let id = op.lock_id.clone();
         self.force_synced(&id);

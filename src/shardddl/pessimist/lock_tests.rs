@@ -184,3 +184,32 @@ fn t70_lock_recreated_from_operations_alone() {
     assert_eq!(planned(lock), vec!["s1:skip"]);
     assert_eq!(split_lock_id("t", "garbage"), (String::new(), "garbage".to_string()));
 }
+
+#[test]
+fn t80_review_owner_gone_cases() {
+    // The owner leaves before anyone else is waiting: the next source to arrive owns the lock.
+    let mut k = LockKeeper::default();
+    k.try_sync(&info("s1", &[ADD]), &sources(3)).unwrap();
+    k.remove_source("t", "s1");
+    let rest: Vec<String> = vec!["s2".into(), "s3".into()];
+    k.try_sync(&info("s2", &[ADD]), &rest).unwrap();
+    k.try_sync(&info("s3", &[ADD]), &rest).unwrap();
+    assert_eq!(planned(&k.locks[ID]), vec!["s2:exec"]);
+    // Rebuilt from skip operations alone (the executed owner's records left with its subtask):
+    // never a second exec.
+    let mut k = LockKeeper::default();
+    k.try_sync(&info("s2", &[ADD]), &rest).unwrap();
+    k.try_sync(&info("s3", &[ADD]), &rest).unwrap();
+    for s in ["s2", "s3"] {
+        let op = PessimismOp {
+            lock_id: ID.into(),
+            task: "t".into(),
+            source: s.into(),
+            ddls: vec![ADD.into()],
+            exec: false,
+            done: false,
+        };
+        k.recover_op(&op, &rest);
+    }
+    assert_eq!(planned(&k.locks[ID]), vec!["s2:skip", "s3:skip"]);
+}

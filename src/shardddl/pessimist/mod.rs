@@ -81,11 +81,29 @@ impl Pessimist {
     ///    only reported).
     /// 4. Remove the lock with its Infos and operations.
     pub async fn unlock(&self, u: &Unlock) -> Result<String, ShardError> {
-        let (lock, owner) = {
+        let (lock, owner, holder) = {
             let mut k = self.driven.keeper.lock().await;
             let lock =
                 k.locks.locks.get(&u.lock_id).cloned().ok_or_else(|| ShardError::LockNotFound(u.lock_id.clone()))?;
             let owner = u.replace_owner.clone().unwrap_or_else(|| lock.owner.clone());
+            // One exec per lock: a source already holding the exec operation keeps it.
+            let holder = lock.members.keys().find(|s| {
+                **s != owner
+                    && self
+                        .ctx
+                        .reader
+                        .get::<PessimismOps>(&(lock.task.clone(), (*s).clone()))
+                        .ok()
+                        .flatten()
+                        .is_some_and(|op| op.value.lock_id == lock.id && op.value.exec && !op.value.done)
+            });
+            if let Some(holder) = holder.filter(|_| !u.force_remove) {
+                return Err(ShardError::UnlockRefused(format!(
+                    "source {holder} already holds the exec operation of lock {}; wait for it to execute, or \
+                     remove the lock with --force-remove only if it surely will not",
+                    u.lock_id
+                )));
+            }
             let waiting = lock.members.get(&owner).is_some_and(|m| m.ready);
             if !u.skip && !waiting && !u.force_remove {
                 return Err(ShardError::UnlockRefused(format!(
@@ -99,8 +117,16 @@ impl Pessimist {
             {
                 l.owner = owner.clone();
             }
-            (lock, waiting.then_some(owner))
+            let holder = holder.cloned();
+            (lock, waiting.then_some(owner), holder)
         };
+        if let Some(holder) = holder {
+            // --force-remove while another source holds the exec: no second exec, no skips that
+            // could land on it mid-execution; the lock's records just go.
+            self.propose(lock.removal(true)).await?;
+            self.driven.keeper.lock().await.locks.remove(&lock.id);
+            return Ok(format!("source {holder} held the exec operation; the lock is removed without new operations"));
+        }
         let mut notes = Vec::new();
         if let (false, Some(owner)) = (u.skip, owner.as_deref())
             && !lock.executed
