@@ -45,6 +45,8 @@ pub struct FakeWorker {
     pub name: String,
     pub masters: Vec<String>,
     pub held: Arc<Mutex<Held>>,
+    /// Notified whenever a new (not "unchanged") assignment is held.
+    pub changed: Arc<tokio::sync::Notify>,
     loops: Vec<JoinHandle<()>>,
 }
 
@@ -115,6 +117,8 @@ impl FakeWorker {
         });
         let r = register(masters, name, &addr).await;
         assert!(r.result, "{r:?}");
+        let changed = Arc::new(tokio::sync::Notify::new());
+        let changed_tx = changed.clone();
         let (m, n, h) = (masters.to_vec(), name.to_string(), held.clone());
         let watch = tokio::spawn(async move {
             loop {
@@ -135,6 +139,8 @@ impl FakeWorker {
                     g.epoch = b.epoch;
                     g.tasks = a.subtasks.into_iter().map(|s| (s.task, s.expected_stage, s.revision)).collect();
                     g.ops = a.shard_ddl_ops;
+                    drop(g);
+                    changed_tx.notify_one();
                 }
             }
         });
@@ -146,7 +152,7 @@ impl FakeWorker {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         });
-        FakeWorker { name: name.into(), masters: masters.to_vec(), held, loops: vec![watch, beat, server] }
+        FakeWorker { name: name.into(), masters: masters.to_vec(), held, changed, loops: vec![watch, beat, server] }
     }
 
     /// The shard-DDL caller for what it holds now.

@@ -72,13 +72,22 @@ impl ShardWorker {
         let fake = FakeWorker::start(masters, name).await;
         let auto = Arc::new(AtomicBool::new(true));
         let (held, a, d, n, m) = (fake.held.clone(), auto.clone(), down.clone(), name.to_string(), masters.to_vec());
+        let changed = fake.changed.clone();
         let acting = tokio::spawn(async move {
             // Operations already acted on (lock, table, Info revision, DDLs, exec, stage): a replayed
             // operation is only acked.
             let mut acted: BTreeSet<(String, String, u64, Vec<String>, bool, String)> = BTreeSet::new();
             let mut client = super::fake::client(&m);
+            let mut failed = false;
             loop {
-                tokio::time::sleep(Duration::from_millis(20)).await;
+                // Act on each new assignment (or on set_auto(true)); after a failed ack, retry
+                // when the next assignment comes or within a second.
+                if failed {
+                    let _ = tokio::time::timeout(Duration::from_secs(1), changed.notified()).await;
+                } else {
+                    changed.notified().await;
+                }
+                failed = false;
                 if !a.load(Ordering::SeqCst) {
                     continue;
                 }
@@ -114,7 +123,7 @@ impl ShardWorker {
                         source: h.source.clone(),
                         epoch: h.epoch,
                     };
-                    let _ = caller.ack(&mut client, &op).await;
+                    failed |= caller.ack(&mut client, &op).await.is_err();
                 }
             }
         });
@@ -123,6 +132,7 @@ impl ShardWorker {
 
     pub fn set_auto(&self, on: bool) {
         self.auto.store(on, Ordering::SeqCst);
+        self.fake.changed.notify_one();
     }
 
     pub fn ops(&self) -> Vec<ShardDdlOperation> {
